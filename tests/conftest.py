@@ -1,0 +1,70 @@
+"""Test-wide set-up: offline hubs, no real network, a folder for test artefacts."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_OUTPUT = ROOT / "test-output"
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+    elif isinstance(address, str | bytes):
+        return True  # AF_UNIX path
+    else:
+        return False
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkGuard:
+    """Records (and refuses) every connection to a non-loopback address."""
+
+    def __init__(self) -> None:
+        self.attempts: list[object] = []
+
+    def check(self, address: object) -> None:
+        if not _is_loopback(address):
+            self.attempts.append(address)
+            raise ConnectionRefusedError(f"test network guard: connection to {address!r} refused")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> NetworkGuard:
+    """Fail-closed socket guard; the test asserts ``guard.attempts == []`` at the end."""
+    guard = NetworkGuard()
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: object) -> None:
+        guard.check(address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        guard.check(address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    return guard
+
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """Folder for artefacts a person may want to look at after the run (screenshots, reports)."""
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    return TEST_OUTPUT
