@@ -1,0 +1,90 @@
+"""The model bundle manifest: the contract between training and the station."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+EQUIVALENCE_NAME = "equivalence.json"
+EQUIVALENCE_INPUTS_NAME = "equivalence_inputs.npy"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """What the runtimes take: N x 3 x height x width float32, RGB, normalised."""
+
+    height: int = Field(gt=0)
+    width: int = Field(gt=0)
+    channels: Literal[3] = 3
+    color: Literal["RGB"] = "RGB"
+    dtype: Literal["float32"] = "float32"
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize: Literal["area", "linear"] = "area"
+
+
+class ThresholdSpec(_Strict):
+    value: float
+    method: str
+    detail: str
+
+
+class RuntimeSpec(_Strict):
+    """One runtime file and how to run it."""
+
+    name: Literal["torch", "onnxruntime", "openvino"]
+    file: str
+    format: str
+    devices: tuple[str, ...]
+    outputs: tuple[str, ...] = ("pred_score", "anomaly_map")
+
+
+class DatasetSpec(_Strict):
+    fingerprint: str
+    layout: str
+    category: str | None = None
+    train_images: int
+    test_images: int
+    skipped_files: int = 0
+
+
+class EquivalenceSpec(_Strict):
+    """Scores of a fixed sample set per runtime, compared with the training-time model."""
+
+    samples: int
+    tolerance_rel: float
+    max_rel_diff: dict[str, float]
+    passed: bool
+
+
+class Manifest(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    bundle_id: str
+    task: Literal["anomaly", "classification", "detection", "segmentation"]
+    architecture: str
+    backbone: str
+    input: InputSpec
+    class_names: tuple[str, ...]
+    image_threshold: ThresholdSpec
+    pixel_threshold: ThresholdSpec
+    metrics: dict
+    dataset: DatasetSpec
+    versions: dict[str, str]
+    created: datetime
+    runtimes: tuple[RuntimeSpec, ...]
+    equivalence: EquivalenceSpec
+    files: dict[str, str] = Field(description="sha256 of every other file in the bundle, by relative path")
+
+    def runtime(self, name: str) -> RuntimeSpec:
+        for spec in self.runtimes:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"bundle {self.name} has no {name} runtime (has {[r.name for r in self.runtimes]})")
