@@ -1,0 +1,209 @@
+"""SQLAlchemy 2 models of the inspection database (rows, not domain objects)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Named constraints: Alembic batch mode (SQLite) can only alter what has a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+VERDICTS = ("PASS", "FAIL")
+ARTIFACT_KINDS = ("image", "heatmap", "thumbnail")
+ROLES = ("operator", "qa", "ml", "admin")
+REVIEW_STATUSES = ("unreviewed", "confirmed", "false_positive", "false_negative", "escalated")
+
+# 64-bit ids on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key (which is 64-bit there).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[str]: JSON(), float: Double()}
+
+
+class StationRow(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecipeRow(Base):
+    __tablename__ = "recipes"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_recipes_name_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class BundleRow(Base):
+    __tablename__ = "model_bundles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    task: Mapped[str] = mapped_column(String(32))
+    architecture: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+    __table_args__ = (CheckConstraint(_in("kind", ARTIFACT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    relpath: Mapped[str] = mapped_column(String(255))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    media_type: Mapped[str] = mapped_column(String(64), default="image/png")
+
+
+class InspectionRow(Base):
+    __tablename__ = "inspections"
+    __table_args__ = (
+        CheckConstraint(_in("verdict", VERDICTS), name="verdict"),
+        Index("ix_inspections_acquired_at", "acquired_at"),
+        Index("ix_inspections_station_acquired", "station_id", "acquired_at"),
+        Index("ix_inspections_verdict_acquired", "verdict", "acquired_at"),
+        Index("ix_inspections_score", "score"),
+        Index("ix_inspections_recipe_id", "recipe_id"),
+        Index("ix_inspections_bundle_id", "bundle_id"),
+        Index("ix_inspections_review_status", "review_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True)  # journal idempotency key
+    frame_id: Mapped[int] = mapped_column(BigInteger)
+    camera: Mapped[str] = mapped_column(String(128))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    recipe_id: Mapped[int] = mapped_column(ForeignKey("recipes.id"))
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("model_bundles.id"))
+    acquired_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    verdict: Mapped[str] = mapped_column(String(4))
+    reasons: Mapped[list[str]] = mapped_column(default=list)
+    score: Mapped[float | None]
+    image_threshold: Mapped[float | None]
+    pixel_threshold: Mapped[float | None]
+    latency_acquire_ms: Mapped[float | None]
+    latency_inference_ms: Mapped[float | None]
+    latency_decision_ms: Mapped[float | None]
+    latency_total_ms: Mapped[float | None]
+    latencies: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    truth_defective: Mapped[bool | None]  # None: ground truth unknown
+    truth_defect: Mapped[str | None] = mapped_column(String(64))  # defect class when truly defective
+    image_artifact_id: Mapped[int] = mapped_column(BigId, ForeignKey("artifacts.id"))
+    heatmap_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
+    thumbnail_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
+    review_status: Mapped[str] = mapped_column(String(16), default="unreviewed", server_default="unreviewed")
+
+    station: Mapped[StationRow] = relationship(lazy="joined")
+    recipe: Mapped[RecipeRow] = relationship(lazy="joined")
+    bundle: Mapped[BundleRow | None] = relationship(lazy="joined")
+    image: Mapped[ArtifactRow] = relationship(foreign_keys=[image_artifact_id], lazy="joined")
+    heatmap: Mapped[ArtifactRow | None] = relationship(foreign_keys=[heatmap_artifact_id], lazy="joined")
+    thumbnail: Mapped[ArtifactRow | None] = relationship(foreign_keys=[thumbnail_artifact_id], lazy="joined")
+    regions: Mapped[list[DefectRegionRow]] = relationship(
+        back_populates="inspection", cascade="all, delete-orphan", lazy="selectin", order_by="DefectRegionRow.id"
+    )
+
+
+class DefectRegionRow(Base):
+    __tablename__ = "defect_regions"
+    __table_args__ = (
+        Index("ix_defect_regions_class_name", "class_name"),
+        Index("ix_defect_regions_inspection_id", "inspection_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(BigId, ForeignKey("inspections.id", ondelete="CASCADE"))
+    x: Mapped[int]
+    y: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    area: Mapped[int]
+    score: Mapped[float]
+    class_name: Mapped[str] = mapped_column(String(64))
+
+    inspection: Mapped[InspectionRow] = relationship(back_populates="regions")
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

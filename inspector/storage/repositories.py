@@ -1,0 +1,230 @@
+"""Repositories over one SQLAlchemy session. They add, flush and query; they never commit (the unit of work does)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from inspector.storage.archive import StoredArtifact
+from inspector.storage.orm import (
+    ArtifactRow,
+    AuditRow,
+    BundleRow,
+    DefectRegionRow,
+    InspectionRow,
+    RecipeRow,
+    StationRow,
+    UserRow,
+)
+from inspector.storage.records import InspectionRecord
+
+RowT = TypeVar("RowT")
+
+
+def _first_or_add(session: Session, model: type[RowT], lookup: dict[str, Any], defaults: dict[str, Any]) -> RowT:
+    row = session.scalars(select(model).filter_by(**lookup).limit(1)).first()
+    if row is None:
+        row = model(**lookup, **defaults)
+        session.add(row)
+        session.flush()
+    return row
+
+
+class StationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[str, StationRow] = {}
+
+    def get_or_create(self, name: str) -> StationRow:
+        if name not in self._cache:
+            self._cache[name] = _first_or_add(self.session, StationRow, {"name": name}, {})
+        return self._cache[name]
+
+    def list(self) -> Sequence[StationRow]:
+        return self.session.scalars(select(StationRow).order_by(StationRow.name)).all()
+
+
+class RecipeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[str, int], RecipeRow] = {}
+
+    def get_or_create(self, name: str, version: int, body: dict[str, Any] | None = None) -> RecipeRow:
+        """The recipe (name, version); ``body`` is stored when it is first seen, or fills an empty one."""
+        key = (name, int(version))
+        if key not in self._cache:
+            row = _first_or_add(self.session, RecipeRow, {"name": name, "version": int(version)}, {"body": body or {}})
+            if body and not row.body:
+                row.body = body
+            self._cache[key] = row
+        return self._cache[key]
+
+
+class BundleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[str, BundleRow] = {}
+
+    def get_or_create(self, bundle_id: str, name: str | None = None, task: str = "unknown",
+                      architecture: str = "unknown", manifest: dict[str, Any] | None = None) -> BundleRow:
+        """The bundle row; a row first created from an inspection alone is completed when the details arrive."""
+        row = self._cache.get(bundle_id)
+        if row is None:
+            row = _first_or_add(self.session, BundleRow, {"bundle_id": bundle_id}, {
+                "name": name or bundle_id, "task": task, "architecture": architecture, "manifest": manifest or {}})
+            self._cache[bundle_id] = row
+        if manifest and not row.manifest:
+            row.name, row.task, row.architecture, row.manifest = name or row.name, task, architecture, manifest
+        return row
+
+
+class ArtifactRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_or_create(self, stored: StoredArtifact) -> ArtifactRow:
+        return _first_or_add(self.session, ArtifactRow, {"sha256": stored.sha256}, {
+            "kind": stored.kind, "relpath": stored.relpath, "bytes": stored.bytes, "width": stored.width,
+            "height": stored.height, "media_type": stored.media_type})
+
+    def get(self, sha256: str) -> ArtifactRow | None:
+        return self.session.scalars(select(ArtifactRow).where(ArtifactRow.sha256 == sha256)).first()
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_or_create(self, name: str, role: str = "operator") -> UserRow:
+        return _first_or_add(self.session, UserRow, {"name": name}, {"role": role})
+
+    def get(self, name: str) -> UserRow | None:
+        return self.session.scalars(select(UserRow).where(UserRow.name == name)).first()
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, action: str, entity: str, entity_id: object = None, detail: dict[str, Any] | None = None,
+            user: UserRow | None = None, at: datetime | None = None) -> AuditRow:
+        row = AuditRow(action=action, entity=entity, entity_id=None if entity_id is None else str(entity_id),
+                       detail=detail or {}, user_id=None if user is None else user.id, at=at or datetime.now(UTC))
+        self.session.add(row)
+        return row
+
+    def list(self, entity: str | None = None, entity_id: object = None, limit: int = 100) -> Sequence[AuditRow]:
+        query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
+        if entity is not None:
+            query = query.where(AuditRow.entity == entity)
+        if entity_id is not None:
+            query = query.where(AuditRow.entity_id == str(entity_id))
+        return self.session.scalars(query).all()
+
+
+@dataclass(frozen=True)
+class InspectionFilter:
+    """What the QA review narrows inspections by; None means any. Times are timezone-aware, ``end`` exclusive."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    verdict: str | None = None
+    station: str | None = None
+    recipe: str | None = None
+    review_status: str | None = None
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int = 0
+    limit: int = 50
+
+
+class InspectionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.stations = StationRepository(session)
+        self.recipes = RecipeRepository(session)
+        self.bundles = BundleRepository(session)
+        self.artifacts = ArtifactRepository(session)
+
+    def add(self, record: InspectionRecord) -> InspectionRow:
+        """Insert one inspection and its regions; station, recipe, bundle and artifact rows are made if missing."""
+        latencies = dict(record.latencies_ms)
+        row = InspectionRow(
+            uid=record.uid,
+            frame_id=record.frame_id,
+            camera=record.camera,
+            station=self.stations.get_or_create(record.station),
+            recipe=self.recipes.get_or_create(record.recipe, record.recipe_version),
+            bundle=self.bundles.get_or_create(record.bundle_id) if record.bundle_id else None,
+            acquired_at=datetime.fromtimestamp(record.acquired_at, UTC),
+            verdict=record.verdict,
+            reasons=list(record.reasons),
+            score=record.score,
+            image_threshold=record.image_threshold,
+            pixel_threshold=record.pixel_threshold,
+            latency_acquire_ms=latencies.pop("acquire", None),
+            latency_inference_ms=latencies.pop("inference", None),
+            latency_decision_ms=latencies.pop("decision", None),
+            latency_total_ms=latencies.pop("total", None),
+            latencies=latencies,
+            truth_defective=record.truth_defective,
+            truth_defect=record.truth_defect,
+            image=self.artifacts.get_or_create(record.image),
+            heatmap=self.artifacts.get_or_create(record.heatmap) if record.heatmap else None,
+            thumbnail=self.artifacts.get_or_create(record.thumbnail) if record.thumbnail else None,
+            regions=[DefectRegionRow(x=r.x, y=r.y, width=r.width, height=r.height, area=r.area, score=r.score,
+                                     class_name=r.class_name) for r in record.regions],
+        )
+        self.session.add(row)
+        return row
+
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` are already stored (a journal entry committed before its deletion was recorded)."""
+        if not uids:
+            return set()
+        return set(self.session.scalars(select(InspectionRow.uid).where(InspectionRow.uid.in_(list(uids)))))
+
+    def get(self, inspection_id: int) -> InspectionRow | None:
+        return self.session.get(InspectionRow, inspection_id)
+
+    def get_by_uid(self, uid: str) -> InspectionRow | None:
+        return self.session.scalars(select(InspectionRow).where(InspectionRow.uid == uid)).first()
+
+    def _filtered(self, query: Select[Any], filters: InspectionFilter) -> Select[Any]:
+        if filters.start is not None:
+            query = query.where(InspectionRow.acquired_at >= filters.start)
+        if filters.end is not None:
+            query = query.where(InspectionRow.acquired_at < filters.end)
+        if filters.verdict is not None:
+            query = query.where(InspectionRow.verdict == filters.verdict)
+        if filters.station is not None:
+            query = query.where(InspectionRow.station_id.in_(
+                select(StationRow.id).where(StationRow.name == filters.station).scalar_subquery()))
+        if filters.recipe is not None:
+            query = query.where(InspectionRow.recipe_id.in_(
+                select(RecipeRow.id).where(RecipeRow.name == filters.recipe).scalar_subquery()))
+        if filters.review_status is not None:
+            query = query.where(InspectionRow.review_status == filters.review_status)
+        if filters.min_score is not None:
+            query = query.where(InspectionRow.score >= filters.min_score)
+        return query
+
+    def list(self, filters: InspectionFilter | None = None, page: Page | None = None) -> Sequence[InspectionRow]:
+        """Newest first."""
+        page = page or Page()
+        query = self._filtered(select(InspectionRow), filters or InspectionFilter())
+        query = query.order_by(InspectionRow.acquired_at.desc(), InspectionRow.id.desc())
+        return self.session.scalars(query.offset(page.offset).limit(page.limit)).unique().all()
+
+    def count(self, filters: InspectionFilter | None = None) -> int:
+        query = self._filtered(select(func.count(InspectionRow.id)), filters or InspectionFilter())
+        return int(self.session.scalar(query) or 0)
+

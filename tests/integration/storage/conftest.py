@@ -1,0 +1,124 @@
+"""PostgreSQL on 127.0.0.1:5432 (database ``test``): one throw-away schema per test; a TCP proxy to cut it off."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("INSPECTOR_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("INSPECTOR_TEST_PG_USER", "postgres")
+PG_DB = "test"  # never the ``postgres`` database
+
+
+def pg_url(port: int = PG_PORT, schema: str | None = None) -> str:
+    options = f"?options=-csearch_path%3D{schema}" if schema else ""
+    return f"postgresql://{PG_USER}@{PG_HOST}:{port}/{PG_DB}{options}"
+
+
+def _reachable() -> str | None:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            pass
+    except OSError as exc:
+        return f"PostgreSQL not reachable on {PG_HOST}:{PG_PORT} ({exc})"
+    try:
+        import psycopg
+
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, connect_timeout=3):
+            return None
+    except Exception as exc:  # wrong auth, no ``test`` database, ...
+        return f"PostgreSQL on {PG_HOST}:{PG_PORT} refused {PG_USER}@{PG_DB}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> None:
+    reason = _reachable()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def schema(postgres: None) -> Iterator[str]:
+    """A fresh, empty schema in the ``test`` database, dropped (with everything in it) afterwards."""
+    import psycopg
+
+    name = f"inspector_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to PostgreSQL; ``down()`` closes the port and every open connection."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                server = socket.create_connection(self.target, timeout=3)
+            except OSError:
+                return
+            server.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def proxy(postgres: None) -> Iterator[TcpProxy]:
+    proxy = TcpProxy((PG_HOST, PG_PORT))
+    proxy.up()
+    yield proxy
+    proxy.down()

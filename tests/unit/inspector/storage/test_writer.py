@@ -1,0 +1,218 @@
+"""The inspection writer on SQLite: logs with artifacts, survives crashes and outages, loses nothing."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, func, select
+
+from inspector.storage.archive import ArtifactStore
+from inspector.storage.database import make_engine, make_session_factory
+from inspector.storage.journal import Journal
+from inspector.storage.orm import InspectionRow
+from inspector.storage.records import build_record
+from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
+from inspector.storage.writer import InspectionWriter
+from tests.unit.inspector.storage.factories import make_inspection
+
+ROOT = Path(__file__).resolve().parents[4]
+FAST = {"batch_size": 4, "flush_interval_s": 0.05, "retry_initial_s": 0.05, "retry_max_s": 0.2}
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def rows(url_or_engine: str | Engine) -> list[InspectionRow]:
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
+            return list(uow.inspections.list(page=None))
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+def count(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(InspectionRow))
+    finally:
+        engine.dispose()
+
+
+def writer_for(url: str | Engine, tmp_path: Path, **kwargs: object) -> InspectionWriter:
+    return InspectionWriter(url, tmp_path / "archive", tmp_path / "journal", "line-1", **{**FAST, **kwargs})
+
+
+def test_logs_inspections_with_verified_artifacts(sqlite_url: str, tmp_path: Path) -> None:
+    writer = writer_for(sqlite_url, tmp_path)
+    for i in range(10):
+        writer.submit(make_inspection(i, size=160), heatmap_vmax=1.0)
+    writer.submit(make_inspection(10, bundle=None))
+    assert writer.flush(10)
+    writer.close()
+    stats = writer.stats()
+    assert (stats.submitted, stats.logged, stats.journaled, stats.queued, stats.failed_attempts) == (11, 11, 0, 0, 0)
+    assert stats.db_ok is True and len(Journal(tmp_path / "journal")) == 0
+    logged = rows(sqlite_url)
+    assert sorted(r.frame_id for r in logged) == list(range(11))
+    store = ArtifactStore(tmp_path / "archive")
+    for row in logged:
+        artifacts = [row.image, row.thumbnail] + ([row.heatmap] if row.frame_id < 10 else [])
+        for artifact in artifacts:
+            assert store.path(artifact.relpath).is_file() and store.verify(artifact.sha256)
+    plain = next(r for r in logged if r.frame_id == 10)
+    assert plain.heatmap is None and plain.bundle is None and plain.score is None
+    assert {r.verdict for r in logged} == {"PASS", "FAIL"}
+
+
+def test_a_crash_after_journaling_is_replayed_on_restart(sqlite_url: str, tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import os, time
+        from inspector.storage.writer import InspectionWriter
+        from tests.unit.inspector.storage.factories import make_inspection
+        w = InspectionWriter({sqlite_url!r}, {str(tmp_path / "archive")!r}, {str(tmp_path / "journal")!r},
+                             "line-1", batch_size=1000, flush_interval_s=3600)
+        for i in range(8):
+            w.submit(make_inspection(i))
+        while w.journaled < 8:
+            time.sleep(0.01)
+        os._exit(9)  # killed: no close(), no commit
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, timeout=60, capture_output=True)
+    assert result.returncode == 9, result.stderr.decode()
+    assert len(Journal(tmp_path / "journal")) == 8 and count(sqlite_url) == 0
+    writer = writer_for(sqlite_url, tmp_path)
+    assert writer.flush(10)
+    writer.close()
+    assert writer.logged == 8 and count(sqlite_url) == 8 and len(Journal(tmp_path / "journal")) == 0
+
+
+def test_a_crash_between_commit_and_journal_removal_adds_no_duplicates(sqlite_url: str, tmp_path: Path) -> None:
+    store, journal = ArtifactStore(tmp_path / "archive"), Journal(tmp_path / "journal")
+    records = [build_record(make_inspection(i), store) for i in range(5)]
+    engine = make_engine(sqlite_url)
+    with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
+        for record in records[:3]:
+            uow.inspections.add(record)
+        uow.commit()
+    engine.dispose()
+    for record in records:
+        journal.append(record.to_dict())
+    writer = writer_for(sqlite_url, tmp_path)
+    assert writer.flush(10)
+    writer.close()
+    assert count(sqlite_url) == 5 and len(journal) == 0
+
+
+def test_an_outage_keeps_entries_journaled_then_recovers(sqlite_url: str, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url)
+    down = threading.Event()
+
+    @event.listens_for(engine, "do_connect")
+    def refuse(*_args: object) -> None:
+        if down.is_set():
+            raise sqlite3.OperationalError("simulated outage")
+
+    writer = writer_for(engine, tmp_path)
+    down.set()
+    engine.dispose()
+    for i in range(6):
+        writer.submit(make_inspection(i))
+    assert wait_for(lambda: writer.failed_attempts >= 2 and writer.journaled == 6)
+    assert writer.db_ok is False and "simulated outage" in writer.last_error
+    assert len(Journal(tmp_path / "journal")) == 6 and count(sqlite_url) == 0
+    assert not writer.flush(0.2)
+    down.clear()
+    assert writer.flush(10)
+    writer.close()
+    assert (writer.logged, writer.journaled, writer.db_ok) == (6, 0, True)
+    assert count(sqlite_url) == 6 and len(Journal(tmp_path / "journal")) == 0
+    engine.dispose()
+
+
+def test_close_writes_everything_submitted(sqlite_url: str, tmp_path: Path) -> None:
+    writer = writer_for(sqlite_url, tmp_path, batch_size=64, flush_interval_s=30)
+    for i in range(20):
+        writer.submit(make_inspection(i))
+    writer.close(timeout=10)
+    assert count(sqlite_url) == 20 and len(Journal(tmp_path / "journal")) == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.submit(make_inspection(99))
+
+
+def test_artifacts_are_encoded_on_the_writer_thread_and_close_starts_an_unstarted_writer(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[str] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        threads.append(threading.current_thread().name)
+        return build_record(*args, **kwargs)
+
+    monkeypatch.setattr("inspector.storage.writer.build_record", spy)
+    writer = writer_for(sqlite_url, tmp_path, autostart=False)
+    writer.submit(make_inspection(0))
+    writer.submit(make_inspection(1))
+    assert threads == []  # submit only enqueues
+    writer.close()
+    assert threads == ["inspection-writer"] * 2 and count(sqlite_url) == 2
+
+
+def test_close_during_an_outage_keeps_everything_for_the_next_start(sqlite_url: str, tmp_path: Path) -> None:
+    engine = make_engine(sqlite_url)
+    event.listen(engine, "do_connect", lambda *a: (_ for _ in ()).throw(sqlite3.OperationalError("down")))
+    writer = writer_for(engine, tmp_path)
+    for i in range(5):
+        writer.submit(make_inspection(i))
+    writer.close(timeout=0.3)
+    engine.dispose()
+    assert len(Journal(tmp_path / "journal")) == 5 and writer.failed_attempts >= 1
+    restarted = writer_for(sqlite_url, tmp_path)
+    restarted.close(timeout=10)
+    assert count(sqlite_url) == 5 and restarted.logged == 5
+
+
+def test_an_entry_the_database_refuses_is_quarantined(sqlite_url: str, tmp_path: Path) -> None:
+    store, journal = ArtifactStore(tmp_path / "archive"), Journal(tmp_path / "journal")
+    for i in range(3):
+        entry = build_record(make_inspection(i), store).to_dict()
+        if i == 1:
+            entry["verdict"] = "MAYBE"  # violates the verdict check constraint
+        journal.append(entry)
+    writer = writer_for(sqlite_url, tmp_path)
+    assert writer.flush(10)
+    writer.close()
+    assert count(sqlite_url) == 2 and writer.quarantined == 1 and len(journal) == 0
+    assert len(list((tmp_path / "journal" / "quarantine").glob("*.json"))) == 1
+
+
+def test_readers_do_not_block_the_writer(sqlite_url: str, tmp_path: Path) -> None:
+    reader = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0.1)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM inspections").fetchone()  # holds a read snapshot open
+    writer = writer_for(sqlite_url, tmp_path)
+    writer.submit(make_inspection(0))
+    try:
+        assert writer.flush(3) and writer.failed_attempts == 0
+    finally:
+        writer.close()
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert count(sqlite_url) == 1
