@@ -46,6 +46,11 @@ class NetworkGuard:
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> NetworkGuard:
     """Fail-closed socket guard; the test asserts ``guard.attempts == []`` at the end."""
+    return install_network_guard(monkeypatch)
+
+
+def install_network_guard(monkeypatch: pytest.MonkeyPatch) -> NetworkGuard:
+    """Refuse and record connections to non-loopback addresses while ``monkeypatch`` is active."""
     guard = NetworkGuard()
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 

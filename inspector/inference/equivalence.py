@@ -1,0 +1,89 @@
+"""Re-run a bundle's fixed sample set through each runtime and compare with the export-time scores."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from inspector.bundle.manifest import EQUIVALENCE_INPUTS_NAME, EQUIVALENCE_NAME
+from inspector.bundle.store import Bundle, BundleError
+from inspector.inference.runtimes import Runtime, load_runtime
+
+
+@dataclass(frozen=True)
+class RuntimeCheck:
+    runtime: str
+    device: str
+    max_rel_diff: float
+    map_rel_diff: float
+    tolerance_rel: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel_diff <= self.tolerance_rel
+
+
+def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
+    """Largest |a - b| / max(|b|, 1e-6) over the samples."""
+    values = np.asarray(values, np.float64)
+    reference = np.asarray(reference, np.float64)
+    return float(np.max(np.abs(values - reference) / np.maximum(np.abs(reference), 1e-6)))
+
+
+def map_difference(maps: np.ndarray, reference: np.ndarray) -> float:
+    """Largest |a - b| over the maps, relative to the reference maps' largest magnitude."""
+    scale = max(float(np.max(np.abs(reference))), 1e-6)
+    return float(np.max(np.abs(np.asarray(maps, np.float64) - reference)) / scale)
+
+
+def score_runtime(runtime: Runtime, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and maps of ``inputs`` (N x 3 x H x W) one image at a time, as the station runs them."""
+    scores, maps = [], []
+    for i in range(len(inputs)):
+        out = runtime(inputs[i : i + 1])
+        scores.append(out.scores)
+        maps.append(out.maps)
+    return np.concatenate(scores), np.concatenate(maps)
+
+
+def load_record(bundle: Bundle) -> tuple[dict, np.ndarray]:
+    record_path = bundle.path(EQUIVALENCE_NAME)
+    inputs_path = bundle.path(EQUIVALENCE_INPUTS_NAME)
+    for path in (record_path, inputs_path):
+        if not path.is_file():
+            raise BundleError(f"{path}: equivalence record missing")
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    inputs = np.load(inputs_path, allow_pickle=False)
+    return record, inputs
+
+
+def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -> list[RuntimeCheck]:
+    """Score the stored sample set with each runtime (CPU, plus CUDA when present) against the record."""
+    record, inputs = load_record(bundle)
+    reference_scores = np.asarray(record["reference"]["scores"], np.float32)
+    reference_maps = np.load(bundle.path(record["reference"]["maps_file"]), allow_pickle=False)
+    tolerance = float(record["tolerance_rel"])
+    names = runtimes or tuple(spec.name for spec in bundle.manifest.runtimes)
+    checks = []
+    for name in names:
+        devices = bundle.manifest.runtime(name).devices
+        for device in devices:
+            if device == "cuda":
+                from inspector.inference.runtimes import cuda_available
+
+                if not cuda_available():
+                    continue
+            runtime = load_runtime(bundle, name, device=device)
+            scores, maps = score_runtime(runtime, inputs)
+            checks.append(
+                RuntimeCheck(
+                    runtime=name,
+                    device=device,
+                    max_rel_diff=relative_difference(scores, reference_scores),
+                    map_rel_diff=map_difference(maps, reference_maps),
+                    tolerance_rel=tolerance,
+                )
+            )
+    return checks

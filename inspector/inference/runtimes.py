@@ -1,0 +1,131 @@
+"""Runtimes that execute a bundle's exported model: torch (CPU/CUDA) and ONNX Runtime (fast CPU)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from inspector.bundle.manifest import RuntimeSpec
+from inspector.bundle.store import Bundle, BundleError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawOutput:
+    """Runtime output for a batch: image scores (N,) and anomaly maps (N, H, W) at model input size."""
+
+    scores: np.ndarray
+    maps: np.ndarray
+
+
+class Runtime(Protocol):
+    name: str
+    device: str
+
+    def __call__(self, batch: np.ndarray) -> RawOutput: ...
+
+
+def _split(outputs) -> RawOutput:
+    scores, maps = outputs[0], outputs[1]
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 4:
+        maps = maps[:, 0]
+    return RawOutput(scores=scores, maps=maps)
+
+
+class TorchRuntime:
+    """Runs the bundle's ``torch.export`` program on CPU or CUDA."""
+
+    name = "torch"
+
+    def __init__(self, bundle: Bundle, spec: RuntimeSpec, device: str = "cpu") -> None:
+        import torch
+
+        self._torch = torch
+        self.device = device
+        if device.startswith("cuda"):
+            # TF32 convolutions drift ~1e-3 from the CPU scores; keep full fp32 so thresholds carry over.
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            program = torch.export.load(str(bundle.path(spec.file)))
+        except Exception as exc:  # noqa: BLE001 - any load failure is a bad bundle
+            raise BundleError(f"{bundle.path(spec.file)}: cannot load torch program ({exc})") from exc
+        self._module = program.module().to(device)
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        torch = self._torch
+        with torch.inference_mode():
+            tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            scores, maps = self._module(tensor)
+            return _split((scores.float().cpu().numpy(), maps.float().cpu().numpy()))
+
+
+class OnnxRuntime:
+    """Runs the bundle's ONNX model with ONNX Runtime on the CPU."""
+
+    name = "onnxruntime"
+
+    def __init__(self, bundle: Bundle, spec: RuntimeSpec, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.device = "cpu"
+        try:
+            self._session = ort.InferenceSession(
+                str(bundle.path(spec.file)), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # noqa: BLE001 - any load failure is a bad bundle
+            raise BundleError(f"{bundle.path(spec.file)}: cannot load ONNX model ({exc})") from exc
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        outputs = self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})
+        return _split(outputs)
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None) -> Runtime:
+    """Load one runtime; ``auto`` picks torch on CUDA when present, else ONNX Runtime on the CPU."""
+    available = {spec.name for spec in bundle.manifest.runtimes}
+    if name == "auto":
+        if cuda_available() and "torch" in available:
+            name, device = "torch", device or "cuda"
+        elif "onnxruntime" in available:
+            name = "onnxruntime"
+        else:
+            name = "torch"
+    try:
+        spec = bundle.manifest.runtime(name)
+    except KeyError as exc:
+        raise BundleError(str(exc.args[0])) from exc
+    if name == "torch":
+        return TorchRuntime(bundle, spec, device=device or "cpu")
+    if name == "onnxruntime":
+        return OnnxRuntime(bundle, spec)
+    raise BundleError(f"{bundle.root}: runtime {name!r} is not supported by this station")
+
+
+def run_batched(runtime: Runtime, inputs: np.ndarray, batch_size: int) -> RawOutput:
+    """Run ``inputs`` through ``runtime`` in fixed-size batches (the last one may be smaller)."""
+    scores, maps = [], []
+    for start in range(0, len(inputs), batch_size):
+        out = runtime(inputs[start : start + batch_size])
+        scores.append(out.scores)
+        maps.append(out.maps)
+    return RawOutput(np.concatenate(scores), np.concatenate(maps))

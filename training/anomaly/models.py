@@ -1,0 +1,136 @@
+"""anomalib anomaly models on the offline EfficientNet-Lite backbones: build, fit, score."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.anomaly.coreset import greedy_coreset_indices
+from training.backbones import backbone_spec, load_into
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    from anomalib.models.image.padim.torch_model import PadimModel
+    from anomalib.models.image.patchcore.torch_model import PatchcoreModel
+
+ARCHITECTURES = ("patchcore", "padim")
+# Stride-8 and stride-16 stages of EfficientNet-Lite: mid-level features, as PatchCore recommends.
+LAYERS = {"patchcore": ("blocks.2", "blocks.4"), "padim": ("blocks.2", "blocks.4")}
+PADIM_FEATURES = 100
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    architecture: str = "patchcore"
+    backbone: str = "lite0"
+    coreset_ratio: float = 0.1
+    num_neighbors: int = 9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"model {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+        backbone_spec(self.backbone)
+        if not 0.0 < self.coreset_ratio <= 1.0:
+            raise ValueError(f"coreset ratio must be in (0, 1], got {self.coreset_ratio}")
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return LAYERS[self.architecture]
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """Build the anomalib torch model with ``pre_trained=False``, then load the offline weights."""
+    torch.manual_seed(config.seed)
+    timm_name = backbone_spec(config.backbone).timm_name
+    if config.architecture == "patchcore":
+        model = PatchcoreModel(
+            layers=list(config.layers), backbone=timm_name, pre_trained=False, num_neighbors=config.num_neighbors
+        )
+    else:
+        model = PadimModel(
+            layers=list(config.layers), backbone=timm_name, pre_trained=False, n_features=PADIM_FEATURES
+        )
+    load_into(model.feature_extractor.feature_extractor, config.backbone)
+    return model.eval()
+
+
+def _batches(inputs: torch.Tensor, batch_size: int) -> Iterable[torch.Tensor]:
+    for start in range(0, len(inputs), batch_size):
+        yield inputs[start : start + batch_size]
+
+
+def embed(model: nn.Module, inputs: torch.Tensor, batch_size: int = 8, progress: Progress | None = None) -> None:
+    """Run the training images through the model in training mode; anomalib keeps the embeddings."""
+    model.train()
+    done = 0
+    with torch.no_grad():  # not inference_mode: fitted buffers must stay exportable
+        for batch in _batches(inputs, batch_size):
+            model(batch)
+            done += len(batch)
+            if progress:
+                progress(done, len(inputs))
+
+
+def fit(
+    model: nn.Module,
+    config: ModelConfig,
+    inputs: torch.Tensor,
+    *,
+    batch_size: int = 8,
+    on_embed: Progress | None = None,
+    on_fit: Progress | None = None,
+) -> nn.Module:
+    """Fit on normalised good images (N x 3 x H x W): PatchCore coreset or PaDiM Gaussians."""
+    embed(model, inputs, batch_size, on_embed)
+    with torch.no_grad():
+        if config.architecture == "patchcore":
+            embeddings = torch.vstack(model.embedding_store)
+            model.embedding_store.clear()
+            size = max(1, int(len(embeddings) * config.coreset_ratio))
+            index = greedy_coreset_indices(embeddings, size, seed=config.seed, progress=on_fit)
+            model.memory_bank = embeddings[index].clone()
+        else:
+            model.fit()
+            if on_fit:
+                on_fit(1, 1)
+    return model.eval()
+
+
+@dataclass(frozen=True)
+class Scores:
+    scores: np.ndarray  # (N,)
+    maps: np.ndarray  # (N, H, W) at model input size
+
+
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 8, progress: Progress | None = None) -> Scores:
+    """Score normalised images with the fitted model in eager PyTorch (the reference for export)."""
+    model.eval()
+    scores, maps = [], []
+    with torch.inference_mode():
+        for batch in _batches(inputs, batch_size):
+            out = model(batch)
+            scores.append(out.pred_score.reshape(-1).float().cpu())
+            maps.append(out.anomaly_map.reshape(len(batch), *out.anomaly_map.shape[-2:]).float().cpu())
+            if progress:
+                progress(sum(len(s) for s in scores), len(inputs))
+    return Scores(torch.cat(scores).numpy(), torch.cat(maps).numpy())
+
+
+class ExportModule(nn.Module):
+    """Inference-only view of a fitted model: normalised images -> (pred_score (N,), anomaly_map (N,1,H,W))."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(images)
+        return out.pred_score.reshape(-1), out.anomaly_map
