@@ -13,10 +13,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inspector.bundle.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
+from inspector.bundle.preprocess import Preprocessing
 
 MANIFEST_HASH_NAME = "manifest.sha256"
 _UNHASHED = (MANIFEST_NAME, MANIFEST_HASH_NAME)
-from inspector.bundle.preprocess import Preprocessing
 
 
 class BundleError(Exception):
