@@ -73,3 +73,18 @@ def test_output() -> Path:
     """Folder for artefacts a person may want to look at after the run (screenshots, reports)."""
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real PatchCore bundle trained on tiny synthetic washer data (128 px), shared by station tests."""
+    from training.anomaly.models import ModelConfig
+    from training.anomaly.train import TrainOptions, train_anomaly
+    from training.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("tiny-data")
+    generate_dataset(root, seed=11, products=["washer"], n_train=12, n_test_good=8, n_test_per_defect=2, size=128)
+    out = tmp_path_factory.mktemp("tiny-models") / "tiny-washer"
+    train_anomaly(TrainOptions(data=root, out=out, category="washer", image_size=128,
+                               model=ModelConfig(architecture="patchcore", backbone="lite0")))
+    return out

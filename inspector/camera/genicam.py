@@ -144,6 +144,7 @@ class GenICamCamera:
         self.settings = settings or GenICamSettings()
         self.producers = tuple(default_producer_paths(self.settings.producer))
         s = self.settings
+        self._named = name is not None
         self.name = name or s.user_name or s.serial or s.device_id or s.model or "genicam"
         self.device: DeviceInfo | None = None
         self._stats = CameraStats()
@@ -189,6 +190,8 @@ class GenICamCamera:
             devices = [_device_info(info) for info in self._harvester.device_info_list]
             index = select_device(devices, self.settings, list(self.producers))
         self.device = devices[index]
+        if not self._named and self.name == "genicam":
+            self.name = self.device.id or self.name
         label = self.device.label
         try:
             ia = self._harvester.create(index)

@@ -1,0 +1,101 @@
+"""Station counters: frames grabbed, inspected, dropped (with why), verdicts and latencies."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CounterSnapshot:
+    grabbed: int
+    inspected: int
+    passed: int
+    failed: int
+    dropped: dict[str, int]
+    model_errors: int
+    late: int
+    elapsed_s: float
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    fail_reasons: dict[str, int] = field(default_factory=dict)
+    truth_known: int = 0
+    truth_agree: int = 0
+    escapes: int = 0  # truly defective but PASS
+    false_rejects: int = 0  # truly good but FAIL
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def rate(self) -> float:
+        return self.inspected / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def agreement(self) -> float | None:
+        """Share of frames with known ground truth whose verdict matched it."""
+        return self.truth_agree / self.truth_known if self.truth_known else None
+
+    @property
+    def yield_percent(self) -> float | None:
+        return 100.0 * self.passed / self.inspected if self.inspected else None
+
+
+class StationCounters:
+    """Thread-safe counters shared by the pipeline threads."""
+
+    def __init__(self, latency_window: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self.grabbed = self.inspected = self.passed = self.failed = self.model_errors = self.late = 0
+        self.truth_known = self.truth_agree = self.escapes = self.false_rejects = 0
+        self._dropped: Counter[str] = Counter()
+        self._reasons: Counter[str] = Counter()
+        self._latencies: deque[float] = deque(maxlen=latency_window)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.__init__(self._latencies.maxlen or 10_000)
+
+    def frame_grabbed(self) -> None:
+        with self._lock:
+            self.grabbed += 1
+
+    def frame_dropped(self, reason: str, count: int = 1) -> None:
+        with self._lock:
+            self._dropped[reason] += count
+
+    def inspected_one(self, passed: bool, total_ms: float, reasons: tuple[str, ...], model_error: bool,
+                      late: bool, truly_defective: bool | None = None) -> None:
+        with self._lock:
+            if truly_defective is not None:
+                self.truth_known += 1
+                self.truth_agree += int(passed != truly_defective)
+                self.escapes += int(passed and truly_defective)
+                self.false_rejects += int(not passed and not truly_defective)
+            self.inspected += 1
+            self.passed += int(passed)
+            self.failed += int(not passed)
+            self.model_errors += int(model_error)
+            self.late += int(late)
+            self._latencies.append(total_ms)
+            if not passed and reasons:
+                self._reasons[reasons[0].split(":")[0].split(" ")[0]] += 1
+
+    def snapshot(self) -> CounterSnapshot:
+        with self._lock:
+            lat = np.asarray(self._latencies, dtype=np.float64)
+            return CounterSnapshot(
+                grabbed=self.grabbed, inspected=self.inspected, passed=self.passed, failed=self.failed,
+                dropped=dict(self._dropped), model_errors=self.model_errors, late=self.late,
+                elapsed_s=time.monotonic() - self._started,
+                latency_p50_ms=float(np.percentile(lat, 50)) if len(lat) else None,
+                latency_p99_ms=float(np.percentile(lat, 99)) if len(lat) else None,
+                fail_reasons=dict(self._reasons), truth_known=self.truth_known, truth_agree=self.truth_agree,
+                escapes=self.escapes, false_rejects=self.false_rejects,
+            )

@@ -1,0 +1,120 @@
+"""Composition root: turn a validated config into a running station (camera, models, database, writer)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector.bundle.store import BundleError
+from inspector.config import ConfigError, StationConfig, load_recipe
+from inspector.domain.camera import Camera, CameraError
+from inspector.domain.recipe import Recipe
+from inspector.inference.anomaly import AnomalyModel
+from inspector.station.loop import LoopSettings, Station
+from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
+from inspector.storage.database import DatabaseUnavailable, make_engine, make_session_factory, mask_url
+from inspector.storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The station cannot start; the message is one line that says what to fix."""
+
+
+def database_url(config: StationConfig) -> str:
+    return config.database.url or default_sqlite_url(config.station.data_dir)
+
+
+def prepare_database(url: str) -> None:
+    """Check the database is reachable and migrate it to the current schema."""
+    try:
+        check_connection(url)
+        upgrade(url)
+    except DatabaseUnavailable as exc:
+        raise StartupError(f"database unreachable: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any migration failure stops the start with its reason
+        raise StartupError(f"database {mask_url(url)}: migration failed ({exc})") from exc
+
+
+def make_camera(config: StationConfig, override: str | None = None) -> Camera:
+    """Build the configured camera; ``override`` is ``sim``, ``genicam`` or ``replay:PATH``."""
+    kind, _, path = (override or config.camera.kind).partition(":")
+    cam = config.camera
+    if kind == "sim":
+        from inspector.camera.simulated import SimulatedCamera
+
+        s = cam.sim
+        return SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size)
+    if kind == "replay":
+        from inspector.camera.replay import ReplayCamera
+
+        source = Path(path) if path else cam.replay.path
+        if source is None:
+            raise StartupError("replay camera: no path given (use --camera replay:PATH or camera.replay.path)")
+        return ReplayCamera(source, fps=cam.replay.fps, loop=cam.replay.loop)
+    if kind == "genicam":
+        from inspector.camera.devices import GenICamSettings
+        from inspector.camera.genicam import GenICamCamera
+
+        g = cam.genicam
+        return GenICamCamera(GenICamSettings(producer=g.producer, serial=g.serial, model=g.model,
+                                             user_name=g.user_name, device_id=g.device_id,
+                                             num_buffers=g.num_buffers, fetch_timeout_s=g.fetch_timeout_s,
+                                             features=dict(g.features)))
+    raise StartupError(f"camera {override or kind!r}: expected sim, genicam or replay:PATH")
+
+
+def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto") -> list[AnomalyModel]:
+    models = []
+    for rule in recipe.models:
+        try:
+            models.append(AnomalyModel.open(rule.bundle, runtime, None if device == "auto" else device))
+        except BundleError as exc:
+            raise StartupError(f"model bundle refused: {exc}") from exc
+    return models
+
+
+def register_bundles(url: str, models: list[AnomalyModel]) -> None:
+    engine = make_engine(url)
+    try:
+        with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
+            for model in models:
+                m = model.bundle.manifest
+                uow.bundles.get_or_create(m.bundle_id, m.name, m.task, m.architecture,
+                                          json.loads(m.model_dump_json()))
+            uow.commit()
+    finally:
+        engine.dispose()
+
+
+@dataclass
+class StationParts:
+    station: Station
+    writer: InspectionWriter
+    url: str
+    models: list[AnomalyModel]
+
+
+def build_station(config: StationConfig, camera_override: str | None = None) -> StationParts:
+    """Validate everything that can fail before any thread starts: recipe, bundles, database, camera."""
+    try:
+        _, recipe = load_recipe(config.recipe)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from exc
+    models = load_models(recipe, config.pipeline.runtime, config.pipeline.device)
+    url = database_url(config)
+    prepare_database(url)
+    register_bundles(url, models)
+    try:
+        camera = make_camera(config, camera_override)
+    except CameraError as exc:
+        raise StartupError(f"camera: {exc}") from exc
+    data_dir = config.station.data_dir
+    writer = InspectionWriter(url, data_dir / "artifacts", data_dir / "journal", config.station.name,
+                              batch_size=config.writer.batch_size, flush_interval_s=config.writer.flush_interval_s)
+    settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure)
+    station = Station(config.station.name, camera, models, recipe, writer, settings)
+    return StationParts(station=station, writer=writer, url=url, models=models)

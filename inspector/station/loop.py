@@ -1,0 +1,230 @@
+"""The station loop: acquisition -> inference -> decision -> persistence, one thread each, bounded queues."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from inspector.domain.camera import Camera
+from inspector.domain.frame import Frame
+from inspector.domain.inspection import Inspection, ModelOutput, Verdict
+from inspector.domain.ports import InspectionModel, InspectionSink
+from inspector.domain.recipe import Recipe, decide
+from inspector.station.counters import StationCounters
+
+log = logging.getLogger(__name__)
+BACKPRESSURE = ("drop_oldest", "drop_newest", "block")
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    queue_size: int = 8
+    backpressure: str = "drop_oldest"
+    grab_timeout_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.backpressure not in BACKPRESSURE:
+            raise ValueError(f"backpressure {self.backpressure!r} is not one of {', '.join(BACKPRESSURE)}")
+
+
+@dataclass(frozen=True)
+class _Scored:
+    frame: Frame
+    outputs: tuple[ModelOutput, ...]
+    dequeued: float
+    inferred: float
+
+
+Listener = Callable[[Inspection], None]
+
+
+class Station:
+    """Runs the pipeline threads; ``start``/``stop`` are idempotent; every inspected frame is logged."""
+
+    def __init__(self, name: str, camera: Camera, models: Sequence[InspectionModel], recipe: Recipe,
+                 sink: InspectionSink, settings: LoopSettings | None = None,
+                 counters: StationCounters | None = None) -> None:
+        if len(models) != len(recipe.models):
+            raise ValueError(f"recipe {recipe.name} lists {len(recipe.models)} models but {len(models)} were loaded")
+        self.name, self.camera, self.models, self.recipe, self.sink = name, camera, list(models), recipe, sink
+        self.settings = settings or LoopSettings()
+        self.counters = counters or StationCounters()
+        self._frames: queue.Queue = queue.Queue(self.settings.queue_size)
+        self._scored: queue.Queue = queue.Queue(self.settings.queue_size)
+        self._listeners: list[Listener] = []
+        self._threads: list[threading.Thread] = []
+        self._stop_acquisition = threading.Event()
+        self._limit: int | None = None
+        self._accepted = 0
+        self._accept_lock = threading.Lock()
+        self._done = threading.Event()
+        self._camera_dropped_seen = 0
+
+    # -- control ------------------------------------------------------------------------------------
+    def add_listener(self, listener: Listener) -> None:
+        """``listener(inspection)`` is called from the decision thread after each inspection."""
+        self._listeners.append(listener)
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def start(self, frames: int | None = None) -> None:
+        """Start the threads; with ``frames``, acquisition stops once that many frames entered the pipeline."""
+        if self.running:
+            return
+        self._limit, self._accepted = frames, 0
+        self._stop_acquisition.clear()
+        self._done.clear()
+        self.camera.start()
+        self._threads = [
+            threading.Thread(target=self._acquire, name="station-acquire", daemon=True),
+            threading.Thread(target=self._infer, name="station-infer", daemon=True),
+            threading.Thread(target=self._decide, name="station-decide", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a ``frames``-limited run has inspected everything it accepted."""
+        return self._done.wait(timeout)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop acquisition, inspect and log what is already in the pipeline, then stop the threads."""
+        self._stop_acquisition.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        self._threads = []
+        try:
+            self.camera.stop()
+        except Exception as exc:  # noqa: BLE001 - stopping must not raise over a camera fault
+            log.warning("camera %s did not stop cleanly: %s", self.camera.name, exc)
+        self.sink.flush(max(0.1, deadline - time.monotonic()))
+
+    # -- threads ------------------------------------------------------------------------------------
+    def _accept(self) -> bool:
+        with self._accept_lock:
+            if self._limit is not None and self._accepted >= self._limit:
+                return False
+            self._accepted += 1
+            return True
+
+    def _unaccept(self) -> None:
+        with self._accept_lock:
+            self._accepted -= 1
+
+    def _sync_camera_drops(self) -> None:
+        dropped = self.camera.stats.dropped
+        if dropped > self._camera_dropped_seen:
+            self.counters.frame_dropped("camera: frames lost before acquisition", dropped - self._camera_dropped_seen)
+            self._camera_dropped_seen = dropped
+
+    def _acquire(self) -> None:
+        try:
+            while not self._stop_acquisition.is_set():
+                try:
+                    frame = self.camera.grab(self.settings.grab_timeout_s)
+                except Exception as exc:  # noqa: BLE001 - a camera fault must not kill the loop
+                    log.warning("camera %s: %s", self.camera.name, exc)
+                    time.sleep(self.settings.grab_timeout_s)
+                    continue
+                self._sync_camera_drops()
+                if frame is None:
+                    continue
+                self.counters.frame_grabbed()
+                if not self._accept():
+                    self.counters.frame_dropped("run limit reached")
+                    break
+                self._enqueue(frame)
+                if self._limit is not None and self._accepted >= self._limit:
+                    break
+        finally:
+            self._frames.put(_STOP)
+
+    def _enqueue(self, frame: Frame) -> None:
+        policy = self.settings.backpressure
+        if policy == "block":
+            self._frames.put(frame)
+            return
+        try:
+            self._frames.put_nowait(frame)
+            return
+        except queue.Full:
+            pass
+        if policy == "drop_newest":
+            self._unaccept()
+            self.counters.frame_dropped("queue full: newest frame dropped")
+            return
+        try:
+            self._frames.get_nowait()
+            self._unaccept()
+            self.counters.frame_dropped("queue full: oldest frame dropped")
+        except queue.Empty:
+            pass
+        self._frames.put(frame)
+
+    def _infer(self) -> None:
+        try:
+            while (item := self._frames.get()) is not _STOP:
+                dequeued = time.monotonic()
+                outputs = tuple(self._run_model(model, rule, item)
+                                for model, rule in zip(self.models, self.recipe.models, strict=True))
+                self._scored.put(_Scored(item, outputs, dequeued, time.monotonic()))
+        finally:
+            self._scored.put(_STOP)
+
+    def _run_model(self, model: InspectionModel, rule, frame: Frame) -> ModelOutput:
+        try:
+            return model.infer(frame, pixel_threshold=rule.pixel_threshold, image_threshold=rule.image_threshold,
+                               min_area=max(1, self.recipe.min_defect_area))
+        except Exception as exc:  # noqa: BLE001 - fail-safe: the decision turns this into FAIL
+            return ModelOutput(model=getattr(model, "id", "?"), score=None, error=f"{type(exc).__name__}: {exc}")
+
+    def _decide(self) -> None:
+        try:
+            while (item := self._scored.get()) is not _STOP:
+                self._finish(item)
+        finally:
+            self._done.set()
+
+    def _finish(self, item: _Scored) -> None:
+        frame = item.frame
+        elapsed = (time.monotonic() - frame.monotonic) * 1000
+        decision = decide(self.recipe, item.outputs, (frame.width, frame.height), elapsed)
+        decided = time.monotonic()
+        latencies = {
+            "acquire": (item.dequeued - frame.monotonic) * 1000,
+            "inference": (item.inferred - item.dequeued) * 1000,
+            "decision": (decided - item.inferred) * 1000,
+            "total": (decided - frame.monotonic) * 1000,
+        }
+        for output in item.outputs:
+            latencies[f"model:{output.model}"] = output.latency_ms
+        inspection = Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
+                                recipe_version=self.recipe.version, outputs=item.outputs, decision=decision,
+                                latencies_ms=latencies)
+        model_error = any(o.error is not None for o in item.outputs)
+        late = any(r.startswith("late") for r in decision.reasons)
+        self.sink.submit(inspection, heatmap_vmax=_heatmap_scale(item.outputs))
+        truth = frame.truth.is_defective if frame.truth is not None else None
+        self.counters.inspected_one(decision.verdict is Verdict.PASS, latencies["total"], decision.reasons,
+                                    model_error, late, truth)
+        for listener in list(self._listeners):
+            try:
+                listener(inspection)
+            except Exception as exc:  # noqa: BLE001 - a faulty listener must not stop inspection
+                log.warning("inspection listener failed: %s", exc)
+
+
+def _heatmap_scale(outputs: Sequence[ModelOutput]) -> float | None:
+    """Heatmap colour scale: twice the pixel threshold, so red means well over it."""
+    for output in outputs:
+        if output.anomaly_map is not None and output.pixel_threshold:
+            return 2.0 * float(output.pixel_threshold)
+    return None

@@ -1,0 +1,134 @@
+"""The station loop with fakes of the ports: back-pressure, fail-safe verdicts, clean shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from inspector.domain.camera import CameraStats
+from inspector.domain.frame import Frame, GroundTruth
+from inspector.domain.inspection import ModelOutput, Verdict
+from inspector.domain.recipe import ModelRule, Recipe
+from inspector.station.loop import LoopSettings, Station
+
+
+class FakeCamera:
+    name = "fake"
+
+    def __init__(self, period: float = 0.0) -> None:
+        self.period, self._id, self._stats = period, 0, CameraStats()
+
+    @property
+    def stats(self) -> CameraStats:
+        return self._stats
+
+    def start(self) -> None:
+        self._stats.connected = True
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def grab(self, timeout: float) -> Frame:
+        time.sleep(self.period)
+        self._id += 1
+        truth = GroundTruth(defect="scratch" if self._id % 2 else None)
+        return Frame(self._id, self.name, time.time(), time.monotonic(), np.zeros((8, 8, 3), np.uint8), truth)
+
+
+class FakeModel:
+    id = "fake-model"
+    image_threshold = 0.5
+    pixel_threshold = 0.5
+
+    def __init__(self, delay: float = 0.0, fail_every: int = 0) -> None:
+        self.delay, self.fail_every, self.calls = delay, fail_every, 0
+
+    def infer(self, frame, pixel_threshold=None, image_threshold=None, min_area=1) -> ModelOutput:
+        self.calls += 1
+        time.sleep(self.delay)
+        if self.fail_every and self.calls % self.fail_every == 0:
+            raise RuntimeError("runtime crashed")
+        score = 0.9 if frame.truth.is_defective else 0.1
+        return ModelOutput(self.id, score, image_threshold=0.5, pixel_threshold=0.5)
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.items, self.lock = [], threading.Lock()
+
+    def submit(self, inspection, heatmap_vmax=None) -> None:
+        with self.lock:
+            self.items.append(inspection)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return True
+
+    def close(self, timeout: float = 10.0) -> None: ...
+
+
+RECIPE = Recipe("r", 1, (ModelRule("fake-model"),), deadline_ms=5_000)
+
+
+def run(model: FakeModel, settings: LoopSettings, frames: int, camera: FakeCamera | None = None):
+    sink = FakeSink()
+    station = Station("s", camera or FakeCamera(), [model], RECIPE, sink, settings)
+    station.start(frames)
+    assert station.wait(30)
+    station.stop()
+    return station, sink
+
+
+def test_every_accepted_frame_is_inspected_and_logged() -> None:
+    station, sink = run(FakeModel(), LoopSettings(queue_size=2, backpressure="block"), 25)
+    snap = station.counters.snapshot()
+    assert len(sink.items) == snap.inspected == 25 and snap.dropped_total == 0
+    assert snap.agreement == 1.0
+    assert [i.frame.id for i in sink.items] == sorted(i.frame.id for i in sink.items)
+    assert all(set(i.latencies_ms) >= {"acquire", "inference", "decision", "total"} for i in sink.items)
+
+
+@pytest.mark.parametrize("policy, reason", [("drop_oldest", "oldest"), ("drop_newest", "newest")])
+def test_slow_model_drops_frames_with_the_reason(policy: str, reason: str) -> None:
+    station, sink = run(FakeModel(delay=0.01), LoopSettings(queue_size=1, backpressure=policy), 15)
+    snap = station.counters.snapshot()
+    assert len(sink.items) == 15
+    assert snap.dropped_total > 0 and all(reason in k for k in snap.dropped)
+    assert snap.grabbed == 15 + snap.dropped_total
+
+
+def test_model_failure_is_fail_never_pass() -> None:
+    station, sink = run(FakeModel(fail_every=3), LoopSettings(backpressure="block"), 9)
+    failed = [i for i in sink.items if i.outputs[0].error]
+    assert len(failed) == 3
+    assert all(i.verdict is Verdict.FAIL and "runtime crashed" in i.decision.reasons[0] for i in failed)
+    assert station.counters.snapshot().model_errors == 3
+
+
+def test_late_result_is_fail() -> None:
+    sink = FakeSink()
+    recipe = Recipe("r", 1, (ModelRule("fake-model"),), deadline_ms=1)
+    station = Station("s", FakeCamera(), [FakeModel(delay=0.01)], recipe, sink, LoopSettings(backpressure="block"))
+    station.start(3)
+    assert station.wait(10)
+    station.stop()
+    assert all(i.verdict is Verdict.FAIL and i.decision.reasons[0].startswith("late") for i in sink.items)
+    assert station.counters.snapshot().late == 3
+
+
+def test_stop_without_limit_logs_everything_inspected() -> None:
+    sink = FakeSink()
+    station = Station("s", FakeCamera(period=0.002), [FakeModel()], RECIPE, sink, LoopSettings())
+    station.start()
+    time.sleep(0.3)
+    station.stop()
+    assert not station.running
+    assert len(sink.items) == station.counters.snapshot().inspected > 0
+
+
+def test_model_count_must_match_recipe() -> None:
+    with pytest.raises(ValueError, match="lists 1 models but 2"):
+        Station("s", FakeCamera(), [FakeModel(), FakeModel()], RECIPE, FakeSink())
