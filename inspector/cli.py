@@ -120,6 +120,50 @@ def _summary(snapshot, writer, url: str, camera) -> int:
     return 0
 
 
+def _has_display() -> bool:
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or platform in ("offscreen", "vnc")
+
+
+@app.command()
+def station(
+    config: ConfigOption = DEFAULT_CONFIG,
+    camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
+    fullscreen: Annotated[bool, typer.Option(help="Start full screen.")] = False,
+    headless_frames: Annotated[int, typer.Option(help="Frames to inspect when there is no display.")] = 300,
+) -> None:
+    """The operator station window; with no display it says so and runs headless for a fixed number of frames."""
+    if not _has_display():
+        err.print(f"no display found (DISPLAY is not set): running the station headless for {headless_frames} "
+                  "frames instead of opening the window", highlight=False)
+        run(config=config, headless=True, frames=headless_frames, camera=camera)
+        return
+
+    def action() -> int:
+        from inspector.gui.app import run_station
+
+        return run_station(config, camera=camera, fullscreen=fullscreen)
+
+    _run(action)
+
+
+@app.command()
+def review(
+    config: ConfigOption = DEFAULT_CONFIG,
+    database: Annotated[str | None, typer.Option("--database", help="Database URL (overrides the config).")] = None,
+    user: Annotated[str, typer.Option(help="Reviewer name recorded with each review.")] = os.environ.get(
+        "USER", "qa"),
+) -> None:
+    """The QA review window over the inspection database (SQLite or PostgreSQL)."""
+
+    def action() -> int:
+        from inspector.gui.review.app import run_review
+
+        return run_review(_url(config, database), user=user)
+
+    _run(action)
+
+
 @cameras_app.command("list")
 def cameras_list(producer: Annotated[str | None, typer.Option(help="GenTL producer (.cti) path.")] = None) -> None:
     """List GenICam devices visible through the GenTL producer(s)."""
