@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
 warnings.simplefilter("ignore")
 logging.disable(logging.WARNING)
 
