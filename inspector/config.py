@@ -78,6 +78,7 @@ class PipelineSection(_Section):
     backpressure: Literal["drop_oldest", "drop_newest", "block"] = "drop_oldest"
     runtime: Literal["auto", "torch", "onnxruntime"] = "auto"
     device: str = "auto"
+    inference_threads: int | None = Field(None, ge=1, le=256)
 
 
 class WriterSection(_Section):

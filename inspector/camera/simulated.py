@@ -16,7 +16,8 @@ class SimulatedCamera:
     """Emits one rendered part every ``1/fps`` seconds; ``unplug()``/``replug()`` simulate a lost device."""
 
     def __init__(self, product: str = "washer", fps: float = 20.0, defect_fraction: float = 0.2, seed: int = 0,
-                 size: int = 256, name: str | None = None) -> None:
+                 size: int = 256, name: str | None = None, pool: int = 0) -> None:
+        """``pool > 0`` renders that many parts up front and cycles them (rendering costs no CPU while running)."""
         if product not in PRODUCTS:
             raise CameraError(f"simulated camera: unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
         if fps <= 0:
@@ -32,6 +33,7 @@ class SimulatedCamera:
         self._unplugged = threading.Event()
         self._next_due = 0.0
         self._frame_id = 0
+        self._pool = [self._sample() for _ in range(pool)]
 
     @property
     def stats(self) -> CameraStats:
@@ -84,12 +86,16 @@ class SimulatedCamera:
         self._next_due += (behind + 1) / self.fps
         return self._render()
 
-    def _render(self) -> Frame:
+    def _sample(self) -> tuple[np.ndarray, str | None, np.ndarray]:
         defective = self._rng.random() < self.defect_fraction
         defect = str(self._rng.choice(self._defects)) if defective else None
         sample = render(self.product, self._rng, defect, self.size)
+        return sample.image, defect, sample.mask
+
+    def _render(self) -> Frame:
+        image, defect, mask = self._pool[self._frame_id % len(self._pool)] if self._pool else self._sample()
         self._frame_id += 1
         self._stats.grabbed += 1
-        truth = GroundTruth(defect=defect, mask=sample.mask > 0 if defect else None)
+        truth = GroundTruth(defect=defect, mask=mask > 0 if defect else None)
         return Frame(id=self._frame_id, camera=self.name, timestamp=time.time(), monotonic=time.monotonic(),
-                     image=sample.image, truth=truth, meta={"product": self.product})
+                     image=image, truth=truth, meta={"product": self.product})

@@ -37,7 +37,7 @@ class AnomalyModel:
     """One loaded, verified anomaly bundle on one runtime."""
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
-                 verify_runtime: bool = True) -> None:
+                 verify_runtime: bool = True, threads: int | None = None) -> None:
         if bundle.manifest.task != "anomaly":
             raise BundleError(f"{bundle.root}: task {bundle.manifest.task!r} is not an anomaly bundle")
         self.bundle = bundle
@@ -45,13 +45,14 @@ class AnomalyModel:
         self.preprocessing = bundle.preprocessing
         self.image_threshold = bundle.manifest.image_threshold.value
         self.pixel_threshold = bundle.manifest.pixel_threshold.value
-        self.runtime: Runtime = load_runtime(bundle, runtime, device)
+        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
         if verify_runtime:
             self._verify()
 
     @classmethod
-    def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None) -> AnomalyModel:
-        return cls(open_bundle(path), runtime, device)
+    def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
+             threads: int | None = None) -> AnomalyModel:
+        return cls(open_bundle(path), runtime, device, threads=threads)
 
     def _verify(self) -> None:
         """Refuse the bundle if this runtime does not reproduce the export-time scores."""

@@ -100,8 +100,11 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None) -> Runtime:
-    """Load one runtime; ``auto`` picks torch on CUDA when present, else ONNX Runtime on the CPU."""
+def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None, threads: int | None = None) -> Runtime:
+    """Load one runtime; ``auto`` picks torch on CUDA when present, else ONNX Runtime on the CPU.
+
+    ``threads`` caps the CPU runtime's intra-op threads (None: all cores).
+    """
     available = {spec.name for spec in bundle.manifest.runtimes}
     if name == "auto":
         if cuda_available() and "torch" in available:
@@ -117,7 +120,7 @@ def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None) 
     if name == "torch":
         return TorchRuntime(bundle, spec, device=device or "cpu")
     if name == "onnxruntime":
-        return OnnxRuntime(bundle, spec)
+        return OnnxRuntime(bundle, spec, threads=threads)
     raise BundleError(f"{bundle.root}: runtime {name!r} is not supported by this station")
 
 

@@ -67,11 +67,12 @@ def make_camera(config: StationConfig, override: str | None = None) -> Camera:
     raise StartupError(f"camera {override or kind!r}: expected sim, genicam or replay:PATH")
 
 
-def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto") -> list[AnomalyModel]:
+def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
+                threads: int | None = None) -> list[AnomalyModel]:
     models = []
     for rule in recipe.models:
         try:
-            models.append(AnomalyModel.open(rule.bundle, runtime, None if device == "auto" else device))
+            models.append(AnomalyModel.open(rule.bundle, runtime, None if device == "auto" else device, threads))
         except BundleError as exc:
             raise StartupError(f"model bundle refused: {exc}") from exc
     return models
@@ -104,7 +105,7 @@ def build_station(config: StationConfig, camera_override: str | None = None) -> 
         _, recipe = load_recipe(config.recipe)
     except ConfigError as exc:
         raise StartupError(str(exc)) from exc
-    models = load_models(recipe, config.pipeline.runtime, config.pipeline.device)
+    models = load_models(recipe, config.pipeline.runtime, config.pipeline.device, config.pipeline.inference_threads)
     url = database_url(config)
     prepare_database(url)
     register_bundles(url, models)

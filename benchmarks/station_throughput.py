@@ -1,0 +1,96 @@
+"""Headless station end to end against the bare runtime, measured in the same run.
+
+The station runs the simulated camera (parts rendered up front, so the camera costs no CPU, as a real
+camera's own hardware would), the bundle on its CPU runtime, the decision, and the writer logging every
+inspection with image, heatmap and thumbnail to SQLite. The baseline is the same runtime's forward pass
+alone on pre-processed inputs. Run: ``.venv/bin/python benchmarks/station_throughput.py [--bundle DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+logging.disable(logging.WARNING)
+
+import sqlalchemy as sa  # noqa: E402
+
+from inspector.camera.simulated import SimulatedCamera  # noqa: E402
+from inspector.domain.recipe import ModelRule, Recipe  # noqa: E402
+from inspector.inference.anomaly import AnomalyModel  # noqa: E402
+from inspector.station.loop import LoopSettings, Station  # noqa: E402
+from inspector.storage import InspectionWriter, default_sqlite_url, make_engine  # noqa: E402
+from inspector.storage.migrate import upgrade  # noqa: E402
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bundle", type=Path, default=Path("models/demo-washer-patchcore"))
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--runtime", default="onnxruntime")
+    parser.add_argument("--product", default="washer")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU runtime threads for both the bare and the station run (default: all cores)")
+    return parser
+
+
+def bare_runtime(model: AnomalyModel, frames: list, repeats: int) -> float:
+    """Forward passes per second of the runtime alone, on already pre-processed inputs."""
+    inputs = [model.preprocessing(f)[None] for f in frames]
+    for x in inputs[:3]:
+        model.runtime(x)
+    start = time.perf_counter()
+    for i in range(repeats):
+        model.runtime(inputs[i % len(inputs)])
+    return repeats / (time.perf_counter() - start)
+
+
+def main(args: argparse.Namespace) -> None:
+    if not (args.bundle / "manifest.json").is_file():
+        raise SystemExit(f"{args.bundle}: no bundle; run `make demo` first or pass --bundle")
+    model = AnomalyModel.open(args.bundle, args.runtime, threads=args.threads)
+    size = model.preprocessing.height
+    camera = SimulatedCamera(args.product, fps=10_000, defect_fraction=0.2, seed=1, size=size, pool=32)
+    frames = [camera._pool[i][0] for i in range(len(camera._pool))]
+    bare = bare_runtime(model, frames, args.frames)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = default_sqlite_url(tmp)
+        upgrade(url)
+        writer = InspectionWriter(url, Path(tmp) / "artifacts", Path(tmp) / "journal", "bench")
+        recipe = Recipe("bench", 1, (ModelRule(str(args.bundle)),), min_defect_area=30, deadline_ms=60_000)
+        station = Station("bench", camera, [model], recipe, writer, LoopSettings(queue_size=8, backpressure="block"))
+        start = time.perf_counter()
+        station.start(args.frames)
+        station.wait()
+        station.stop()
+        writer.close(timeout=60)
+        elapsed = time.perf_counter() - start
+        snap = station.counters.snapshot()
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("select count(*), count(heatmap_artifact_id) from inspections")).one()
+            latencies = [r[0] for r in conn.execute(sa.text("select latency_total_ms from inspections"))]
+        engine.dispose()
+
+    e2e = snap.inspected / elapsed
+    cuts = statistics.quantiles(latencies, n=100)
+    print(f"bundle {model.id} on {model.runtime.name} ({model.runtime.device}, threads {args.threads or 'all'}), "
+          f"{size} px, {args.frames} frames, {os.cpu_count()} cores")
+    print(f"bare runtime forward:   {bare:7.2f} frames/s")
+    print(f"station end to end:     {e2e:7.2f} inspections/s  (acquire -> infer -> decide -> logged)")
+    print(f"ratio end-to-end / bare: {e2e / bare:.2f}x  (target >= 0.9x)")
+    print(f"latency p50 {cuts[49]:.1f} ms, p99 {cuts[98]:.1f} ms (acquisition to decision)")
+    pipeline_drops = sum(v for k, v in snap.dropped.items() if not k.startswith("camera"))
+    print(f"logged {rows[0]} inspections, {rows[1]} with heatmap; dropped in the pipeline {pipeline_drops}; "
+          f"journaled {writer.journaled}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
