@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from training.synth import generate_dataset
 from typer.testing import CliRunner
 
 from inspector.bundle.store import BundleError, open_bundle
@@ -16,6 +15,7 @@ from inspector.inference.equivalence import check_equivalence
 from inspector.inference.runtimes import load_runtime
 from tests.conftest import install_network_guard
 from training.cli import app
+from training.synth import generate_dataset
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
