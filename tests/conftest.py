@@ -83,7 +83,7 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.synth import generate_dataset
 
     root = tmp_path_factory.mktemp("tiny-data")
-    generate_dataset(root, seed=11, products=["washer"], n_train=12, n_test_good=8, n_test_per_defect=2, size=128)
+    generate_dataset(root, seed=11, products=["washer"], n_train=24, n_test_good=16, n_test_per_defect=4, size=128)
     out = tmp_path_factory.mktemp("tiny-models") / "tiny-washer"
     train_anomaly(TrainOptions(data=root, out=out, category="washer", image_size=128,
                                model=ModelConfig(architecture="patchcore", backbone="lite0")))

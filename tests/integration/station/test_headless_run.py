@@ -54,6 +54,7 @@ def test_sim_run_logs_every_inspection_to_sqlite(station_yaml: Path) -> None:
     _check_artifacts(rows, station_yaml.parent / "station" / "artifacts")
     assert all(r["latency_total_ms"] > 0 and r["latency_inference_ms"] > 0 for r in rows)
     agree = sum((r["verdict"] == "FAIL") == bool(r["truth_defective"]) for r in rows) / len(rows)
+    print(f"agreement {agree:.3f}")
     assert agree >= 0.75, f"verdicts agree with ground truth on only {agree:.0%}"
     assert {r["verdict"] for r in rows} == {"PASS", "FAIL"}
 
