@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -34,6 +35,9 @@ VERDICTS = ("PASS", "FAIL")
 ARTIFACT_KINDS = ("image", "heatmap", "thumbnail")
 ROLES = ("operator", "qa", "ml", "admin")
 REVIEW_STATUSES = ("unreviewed", "confirmed", "false_positive", "false_negative", "escalated")
+# QA review actions (table ``reviews``) and the review_status each one leaves; a comment changes none.
+REVIEW_ACTIONS = ("confirm", "false_reject", "escape", "comment")
+STATUS_OF_ACTION = {"confirm": "confirmed", "false_reject": "false_positive", "escape": "false_negative"}
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key (which is 64-bit there).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -127,6 +131,10 @@ class InspectionRow(Base):
         Index("ix_inspections_recipe_id", "recipe_id"),
         Index("ix_inspections_bundle_id", "bundle_id"),
         Index("ix_inspections_review_status", "review_status"),
+        # 0002: keyset paging of the QA review (sort value, then id) and its defect class filter.
+        Index("ix_inspections_acquired_id", "acquired_at", "id"),
+        Index("ix_inspections_score_id", "score", "id"),
+        Index("ix_inspections_review_class", "review_class"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -154,6 +162,7 @@ class InspectionRow(Base):
     heatmap_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
     thumbnail_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
     review_status: Mapped[str] = mapped_column(String(16), default="unreviewed", server_default="unreviewed")
+    review_class: Mapped[str | None] = mapped_column(String(64))  # defect class of the latest classifying review
 
     station: Mapped[StationRow] = relationship(lazy="joined")
     recipe: Mapped[RecipeRow] = relationship(lazy="joined")
@@ -207,3 +216,25 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReviewRow(Base):
+    """One QA review of an inspection; the inspection's own verdict, score and reasons are never changed."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint(_in("action", REVIEW_ACTIONS), name="action"),
+        Index("ix_reviews_inspection_at", "inspection_id", "at"),
+        Index("ix_reviews_at", "at"),
+        Index("ix_reviews_class_name", "class_name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(BigId, ForeignKey("inspections.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))
+    class_name: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[UserRow] = relationship(lazy="joined")

@@ -18,6 +18,7 @@ from inspector.storage.orm import (
     DefectRegionRow,
     InspectionRow,
     RecipeRow,
+    ReviewRow,
     StationRow,
     UserRow,
 )
@@ -125,6 +126,25 @@ class AuditRepository:
         if entity_id is not None:
             query = query.where(AuditRow.entity_id == str(entity_id))
         return self.session.scalars(query).all()
+
+
+class ReviewRepository:
+    """QA reviews: append-only rows; the caller (a unit of work) updates the inspection's review status."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, inspection_id: int, user: UserRow, action: str, class_name: str | None = None,
+            comment: str | None = None, at: datetime | None = None) -> ReviewRow:
+        row = ReviewRow(inspection_id=inspection_id, user_id=user.id, action=action, class_name=class_name,
+                        comment=comment, at=at or datetime.now(UTC))
+        self.session.add(row)
+        return row
+
+    def list(self, inspection_id: int) -> Sequence[ReviewRow]:
+        """Oldest first."""
+        query = select(ReviewRow).where(ReviewRow.inspection_id == inspection_id)
+        return self.session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)).all()
 
 
 @dataclass(frozen=True)
