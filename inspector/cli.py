@@ -22,9 +22,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 cameras_app = typer.Typer(no_args_is_help=True, help="GenICam cameras.")
 db_app = typer.Typer(no_args_is_help=True, help="The inspection database.")
 inspections_app = typer.Typer(no_args_is_help=True, help="Logged inspections.")
+users_app = typer.Typer(no_args_is_help=True, help="Station users and their roles (qa and admin may review).")
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(db_app, name="db")
 app.add_typer(inspections_app, name="inspections")
+app.add_typer(users_app, name="users")
 console = Console()
 err = Console(stderr=True)
 DEFAULT_CONFIG = Path("configs/station.yaml")
@@ -35,10 +37,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from inspector.bundle.store import BundleError
     from inspector.config import ConfigError
     from inspector.domain.camera import CameraError
+    from inspector.review.access import UnknownRole
     from inspector.station.factory import StartupError
     from inspector.storage.database import DatabaseUnavailable
 
-    return (ConfigError, StartupError, BundleError, CameraError, DatabaseUnavailable, FileNotFoundError)
+    return (ConfigError, StartupError, BundleError, CameraError, DatabaseUnavailable, FileNotFoundError, UnknownRole)
 
 
 def _run(action: Callable[[], int | None]) -> None:
@@ -131,6 +134,8 @@ def station(
     camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
     fullscreen: Annotated[bool, typer.Option(help="Start full screen.")] = False,
     headless_frames: Annotated[int, typer.Option(help="Frames to inspect when there is no display.")] = 300,
+    user: Annotated[str, typer.Option(help="Who is at the station; users with the qa or admin role get the QA "
+                                           "review button (see `inspector users`).")] = os.environ.get("USER", ""),
 ) -> None:
     """The operator station window; with no display it says so and runs headless for a fixed number of frames."""
     if not _has_display():
@@ -142,7 +147,7 @@ def station(
     def action() -> int:
         from inspector.gui.app import run_station
 
-        return run_station(config, camera=camera, fullscreen=fullscreen)
+        return run_station(config, camera=camera, fullscreen=fullscreen, user=user)
 
     _run(action)
 
@@ -204,6 +209,38 @@ def db_upgrade(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption =
         url = _url(config, database)
         prepare_database(url)
         console.print(f"{mask_url(url)} is at revision {current(url)}")
+        return 0
+
+    _run(action)
+
+
+@users_app.command("set")
+def users_set(name: Annotated[str, typer.Argument(help="User name.")],
+              role: Annotated[str, typer.Option(help="operator, qa, ml or admin.")] = "operator",
+              config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None) -> None:
+    """Add a user or change a user's role (audited)."""
+
+    def action() -> int:
+        from inspector.review.access import set_role
+
+        user = set_role(_url(config, database), name, role)
+        console.print(f"{user.name}: {user.role}", highlight=False)
+        return 0
+
+    _run(action)
+
+
+@users_app.command("list")
+def users_list(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None) -> None:
+    """Users and their roles."""
+
+    def action() -> int:
+        from inspector.review.access import list_users
+
+        table = Table("user", "role")
+        for user in list_users(_url(config, database)):
+            table.add_row(user.name, user.role)
+        console.print(table)
         return 0
 
     _run(action)

@@ -169,6 +169,35 @@ def verify(bundle: Annotated[Path, typer.Argument(help="Bundle folder or zip.")]
     _run(action)
 
 
+@app.command("dataset-from-db")
+def dataset_from_db(
+    out: Annotated[Path, typer.Option(help="Dataset folder to write (MVTec layout: train/, test/, ground_truth/).")],
+    database: Annotated[str | None, typer.Option(help="Database URL (default: $INSPECTOR_DATABASE_URL, else the "
+                                                      "station's SQLite file).")] = None,
+    recipe: Annotated[str | None, typer.Option(help="Only inspections of this recipe name.")] = None,
+    artifacts: Annotated[Path | None, typer.Option(help="Artifact folder of the station (default: next to the "
+                                                        "SQLite file, or $INSPECTOR_ARTIFACTS).")] = None,
+    max_good: Annotated[int, typer.Option(help="Newest good images to take at most.")] = 1000,
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset already in the folder.")] = False,
+) -> None:
+    """Reviewed inspections as a labeled dataset: good = PASS not escaped or false reject; defects = confirmed or
+    escapes, with box masks from their regions."""
+
+    def action() -> int:
+        from training.dataset_from_db import dataset_from_db as export
+
+        summary = export(out, database, recipe, artifacts, max_good, overwrite)
+        defects = ", ".join(f"{k} {v}" for k, v in sorted(summary.defects.items())) or "none"
+        console.print(f"wrote {out}: train/good {summary.train_good}, test/good {summary.test_good}, "
+                      f"defects {defects}, masks {summary.masks}", highlight=False, soft_wrap=True)
+        if summary.missing:
+            console.print(f"[yellow]skipped[/] {len(summary.missing)} inspections whose image file is missing",
+                          highlight=False)
+        return 0
+
+    _run(action)
+
+
 def print_metrics(metrics: dict) -> None:
     def fmt(value: object) -> str:
         return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)

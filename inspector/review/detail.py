@@ -1,0 +1,121 @@
+"""One inspection in full for the detail view: regions, latencies, reasons, reviews, and its pictures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inspector.storage.archive import ArtifactStore
+from inspector.storage.orm import InspectionRow, ReviewRow
+
+LATENCY_ORDER = ("acquire", "inference", "decision", "total")
+
+
+@dataclass(frozen=True)
+class RegionBox:
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float
+    class_name: str
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    id: int
+    at: datetime
+    user: str
+    action: str
+    class_name: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class InspectionDetail:
+    """Everything the detail view shows; the machine's record exactly as logged, reviews alongside."""
+
+    id: int
+    uid: str
+    acquired_at: datetime
+    station: str
+    camera: str
+    frame_id: int
+    recipe: str
+    recipe_version: int
+    bundle: str | None
+    bundle_name: str | None
+    verdict: str
+    score: float | None
+    image_threshold: float | None
+    pixel_threshold: float | None
+    reasons: tuple[str, ...]
+    latencies_ms: dict[str, float]
+    truth_defect: str | None
+    review_status: str
+    review_class: str | None
+    regions: tuple[RegionBox, ...]
+    reviews: tuple[ReviewEntry, ...]
+    image: str  # artifact relpaths under the ArtifactStore root
+    heatmap: str | None
+    image_size: tuple[int, int] | None  # width, height
+
+
+@dataclass(frozen=True)
+class DetailPictures:
+    image: np.ndarray | None  # RGB (or gray) uint8; None when the file is missing
+    heatmap: np.ndarray | None
+    error: str | None = None
+
+
+def _latencies(row: InspectionRow) -> dict[str, float]:
+    named = {"acquire": row.latency_acquire_ms, "inference": row.latency_inference_ms,
+             "decision": row.latency_decision_ms, "total": row.latency_total_ms}
+    out = {k: float(v) for k, v in named.items() if v is not None}
+    out.update({str(k): float(v) for k, v in (row.latencies or {}).items() if isinstance(v, int | float)})
+    order = {k: i for i, k in enumerate(LATENCY_ORDER)}
+    return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], -1 if kv[0] != "total" else 99), kv[0])))
+
+
+def load_detail(sessions: Callable[[], Session], inspection_id: int) -> InspectionDetail | None:
+    """The inspection ``inspection_id`` (None when it does not exist); three indexed queries."""
+    with sessions() as session:
+        row = session.get(InspectionRow, inspection_id)
+        if row is None:
+            return None
+        reviews = session.scalars(select(ReviewRow).where(ReviewRow.inspection_id == inspection_id)
+                                  .order_by(ReviewRow.at, ReviewRow.id)).all()
+        size = (row.image.width, row.image.height) if row.image.width and row.image.height else None
+        return InspectionDetail(
+            id=row.id, uid=row.uid, acquired_at=row.acquired_at, station=row.station.name, camera=row.camera,
+            frame_id=row.frame_id, recipe=row.recipe.name, recipe_version=row.recipe.version,
+            bundle=row.bundle.bundle_id if row.bundle else None, bundle_name=row.bundle.name if row.bundle else None,
+            verdict=row.verdict, score=row.score, image_threshold=row.image_threshold,
+            pixel_threshold=row.pixel_threshold, reasons=tuple(row.reasons or ()), latencies_ms=_latencies(row),
+            truth_defect=row.truth_defect, review_status=row.review_status, review_class=row.review_class,
+            regions=tuple(RegionBox(g.x, g.y, g.width, g.height, g.score, g.class_name) for g in row.regions),
+            reviews=tuple(ReviewEntry(r.id, r.at, r.user.name, r.action, r.class_name, r.comment) for r in reviews),
+            image=row.image.relpath, heatmap=row.heatmap.relpath if row.heatmap else None, image_size=size,
+        )
+
+
+def load_pictures(store: ArtifactStore, detail: InspectionDetail) -> DetailPictures:
+    """The stored image and heatmap overlay; a missing or broken file gives None and a one-line error."""
+    errors: list[str] = []
+
+    def read(relpath: str | None) -> np.ndarray | None:
+        if relpath is None:
+            return None
+        try:
+            return store.read_png(relpath)
+        except (OSError, ValueError) as exc:
+            errors.append(f"{relpath}: {exc}")
+            return None
+
+    image, heatmap = read(detail.image), read(detail.heatmap)
+    return DetailPictures(image, heatmap, "; ".join(errors) or None)
