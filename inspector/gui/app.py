@@ -1,0 +1,73 @@
+"""``run_station``: the operator station application (QApplication, window, station, event loop)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from inspector.gui.qt_station_window import QtStationWindow
+from inspector.gui.qt_widgets import dark_palette
+from inspector.gui.station_controller import StationController
+
+
+def make_application() -> QApplication:
+    """The running QApplication, or a new one in the Fusion style with the dark palette."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Inspector station")
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
+    return app
+
+
+def review_opener(config_path: Path | str, user: str | None) -> Callable[[], QWidget] | None:
+    """A factory of QA review windows on the station's database when ``user`` has the qa or admin role, else None."""
+    from inspector.config import load_station_config
+    from inspector.review.access import may_review
+    from inspector.station.factory import database_url
+
+    try:
+        url = database_url(load_station_config(config_path))
+    except Exception:  # noqa: BLE001 - the station window reports config errors itself
+        return None
+    if not may_review(url, user):
+        return None
+
+    def open_review() -> QWidget:
+        from inspector.gui.review.qt_review_window import QtReviewWindow
+        from inspector.review.context import ReviewContext
+
+        # The station has checked and migrated the database; the window queries it on its own workers.
+        window = QtReviewWindow(ReviewContext(url, user, migrate=False, check=False))
+        window.resize(1600, 1000)
+        return window
+
+    return open_review
+
+
+def run_station(config_path: Path | str, camera: str | None = None, fullscreen: bool = False,
+                user: str | None = None) -> int:
+    """Open the operator window, start the station and run until the window is closed; the exit code is 1
+    when inspections are still journaled (not yet in the database) at exit, else 0."""
+    app = make_application()
+    controller = StationController(config_path, camera)
+    window = QtStationWindow(controller, review=review_opener(config_path, user))
+    # Ctrl+C in the terminal closes the window cleanly (the timer lets Python see the signal).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(200)
+    window.show()
+    if fullscreen:
+        window.enter_fullscreen()
+    controller.start()
+    code = app.exec()
+    heartbeat.stop()
+    controller.shutdown(wait=True)
+    return code or (1 if controller.left_journaled else 0)

@@ -1,0 +1,364 @@
+"""The operator's main window: live image with heatmap, PASS/FAIL, counters, recent results, status, alarms."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector.config import ConfigError
+from inspector.gui.qt_results import QtResultDialog, QtResultStrip
+from inspector.gui.qt_settings_dialog import QtSettingsDialog
+from inspector.gui.qt_widgets import (
+    MUTED,
+    STYLE,
+    QtAlarmBanner,
+    QtCounters,
+    QtImageView,
+    QtStatusLights,
+    QtVerdictIndicator,
+    caption,
+    fixed_label,
+    panel,
+)
+from inspector.gui.station_controller import (
+    CLOSED,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    DisplayFrame,
+    StationController,
+    StationStatus,
+)
+
+POLL_MS = 250
+SIDE_W = 480
+
+
+class QtStationWindow(QMainWindow):
+    """Readable from 3 m: the verdict and the alarms are the biggest things on screen."""
+
+    def __init__(self, controller: StationController, parent: QWidget | None = None,
+                 review: Callable[[], QWidget] | None = None) -> None:
+        """``review`` opens the QA review window; given only to users with the qa or admin role."""
+        super().__init__(parent)
+        self.controller = controller
+        self._open_review = review
+        self.review_window: QWidget | None = None
+        self.last_frame: DisplayFrame | None = None
+        self.last_status: StationStatus | None = None
+        self._close_requested = False
+        self._normal_geometry = None
+        self.setWindowTitle("Inspector – operator station")
+        self.setStyleSheet(STYLE)
+        self.resize(1500, 940)
+        self._build()
+        self._build_actions()
+        controller.frameReady.connect(self._on_frame, Qt.ConnectionType.QueuedConnection)
+        controller.stateChanged.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
+        controller.startFailed.connect(self._on_start_failed, Qt.ConnectionType.QueuedConnection)
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_MS)
+        self.poll_timer.timeout.connect(self.poll)
+        self.poll_timer.start()
+        self._load_recipes()
+        self._on_state(controller.state)
+        self.poll()
+
+    # ---- layout ------------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        title = QLabel("INSPECTOR")
+        title.setObjectName("title")
+        self.station_label = QLabel()
+        self.station_label.setStyleSheet(f"color: {MUTED}; font-size: 16px;")
+        self.recipe_combo = QComboBox()
+        self.recipe_combo.setMinimumWidth(240)
+        self.recipe_combo.setToolTip("Recipe (YAML files in the recipe's folder); change it while stopped")
+        self.recipe_combo.currentIndexChanged.connect(self._on_recipe_chosen)
+        self.start_button = QPushButton("▶  START  F5")
+        self.start_button.setObjectName("start")
+        self.stop_button = QPushButton("■  STOP  F6")
+        self.stop_button.setObjectName("stop")
+        self.settings_button = QPushButton("Settings…")
+        self.fullscreen_button = QPushButton("Full screen  F11")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.settings_button.clicked.connect(self.open_settings)
+        self.fullscreen_button.clicked.connect(self.toggle_fullscreen)
+        self.review_button = QPushButton("QA review  F9")
+        self.review_button.clicked.connect(self.open_review)
+        self.review_button.setVisible(self._open_review is not None)
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addSpacing(14)
+        header.addWidget(self.station_label)
+        header.addStretch(1)
+
+        header.addWidget(caption("Recipe"))
+        header.addWidget(self.recipe_combo)
+        header.addSpacing(12)
+        for button in (self.start_button, self.stop_button, self.settings_button, self.review_button,
+                       self.fullscreen_button):
+            header.addWidget(button)
+
+        self.lights = QtStatusLights()
+        self.camera_light, self.model_light = self.lights.camera, self.lights.model
+        self.database_light, self.line_light = self.lights.database, self.lights.line_io
+        self.clock = QLabel()
+        self.clock.setStyleSheet("font-size: 20px; font-weight: 700; background: transparent;")
+        self.lights.layout().addWidget(self.clock)
+        self.alarms = QtAlarmBanner()
+
+        self.image_view = QtImageView()
+        self.image_view.resized.connect(self._on_view_resized)
+        self.heatmap_box = QCheckBox("Heatmap  (H)")
+        self.heatmap_box.setChecked(self.controller.heatmap)
+        self.heatmap_box.toggled.connect(self._on_heatmap)
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setValue(round(self.controller.opacity * 100))
+        self.opacity_slider.setMaximumWidth(260)
+        self.opacity_slider.valueChanged.connect(self._on_opacity)
+        self.frame_info = fixed_label(420, 24, f"color: {MUTED}; font-size: 14px;")
+        self.frame_info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        image_panel = panel()
+        image_box = QVBoxLayout(image_panel)
+        image_box.setContentsMargins(8, 8, 8, 8)
+        image_box.addWidget(self.image_view, 1)
+        controls = QHBoxLayout()
+        controls.addWidget(self.heatmap_box)
+        controls.addSpacing(16)
+        controls.addWidget(QLabel("Opacity"))
+        controls.addWidget(self.opacity_slider)
+        controls.addStretch(1)
+        controls.addWidget(self.frame_info)
+        image_box.addLayout(controls)
+
+        self.indicator = QtVerdictIndicator()
+        self.reasons = fixed_label(SIDE_W - 28, 72, "font-size: 18px; font-weight: 600;")
+        self.counters = QtCounters()
+        self.reset_button = QPushButton("Reset counters (new shift/lot)")
+        self.reset_button.clicked.connect(self.controller.reset_counters)
+        self.rates = fixed_label(SIDE_W - 28, 44, f"color: {MUTED}; font-size: 14px;")
+        side_panel = panel()
+        side_panel.setFixedWidth(SIDE_W)
+        side = QVBoxLayout(side_panel)
+        side.setContentsMargins(14, 14, 14, 14)
+        side.addWidget(caption("Last part"))
+        side.addWidget(self.indicator)
+        side.addWidget(self.reasons)
+        side.addSpacing(10)
+        side.addWidget(caption("Shift / lot"))
+        side.addWidget(self.counters)
+        side.addWidget(self.rates)
+        side.addStretch(1)
+        side.addWidget(self.reset_button)
+
+        body = QHBoxLayout()
+        body.addWidget(image_panel, 1)
+        body.addWidget(side_panel)
+
+        self.strip = QtResultStrip(10)
+        self.strip.clicked.connect(self.show_result)
+        strip_panel = panel()
+        strip_box = QVBoxLayout(strip_panel)
+        strip_box.setContentsMargins(10, 6, 10, 8)
+        strip_box.addWidget(caption("Last results – click to enlarge"))
+        strip_box.addWidget(self.strip)
+        self.notice = QLabel()
+        self.notice.setStyleSheet(f"color: {MUTED}; font-size: 13px;")
+
+        root = QVBoxLayout()
+        root.setContentsMargins(12, 10, 12, 8)
+        root.setSpacing(8)
+        root.addLayout(header)
+        root.addWidget(self.lights)
+        root.addWidget(self.alarms)
+        root.addLayout(body, 1)
+        root.addWidget(strip_panel)
+        root.addWidget(self.notice)
+        central = QWidget()
+        central.setLayout(root)
+        self.setCentralWidget(central)
+
+    def _build_actions(self) -> None:
+        for key, slot in (("F5", self.start), ("F6", self.stop), ("H", self.heatmap_box.toggle),
+                          ("F9", self.open_review), ("F11", self.toggle_fullscreen), ("Esc", self.leave_fullscreen)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+
+    # ---- commands ----------------------------------------------------------------------------------------------
+    def open_review(self) -> None:
+        """Show the QA review window (one per station window), for QA users only."""
+        if self._open_review is None:
+            return
+        if self.review_window is None or not self.review_window.isVisible():  # a closed one has stopped its workers
+            self.review_window = self._open_review()
+        self.review_window.show()
+        self.review_window.raise_()
+        self.review_window.activateWindow()
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def toggle_fullscreen(self) -> None:
+        self.leave_fullscreen() if self.isFullScreen() else self.enter_fullscreen()
+
+    def enter_fullscreen(self) -> None:
+        """Full screen; the geometry is set too, for kiosk displays that run without a window manager."""
+        if not self.isFullScreen():
+            self._normal_geometry = self.geometry()
+            self.setGeometry(self.screen().geometry())
+        self.showFullScreen()
+
+    def leave_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+            if self._normal_geometry is not None:
+                self.setGeometry(self._normal_geometry)
+
+    def show_result(self, inspection) -> QtResultDialog:
+        dialog = QtResultDialog(inspection, self.controller.heatmap, self.controller.opacity, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_settings(self) -> QtSettingsDialog | None:
+        try:
+            recipe = self.controller.config().recipe
+        except ConfigError as exc:
+            self.notice.setText(f"Settings: {exc}")
+            return None
+        dialog = QtSettingsDialog(self.controller.config_path, Path(recipe), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.open()
+        return dialog
+
+    def _on_settings_saved(self) -> None:
+        running = self.controller.state in (RUNNING, STARTING)
+        self.notice.setText("Settings saved – they apply at the next Start." if running else "Settings saved.")
+        self._load_recipes()
+
+    def _load_recipes(self) -> None:
+        try:
+            config = self.controller.config()
+        except ConfigError as exc:
+            self.station_label.setText("configuration invalid")
+            self.notice.setText(str(exc))
+            return
+        camera = self.controller.camera_override or config.camera.kind
+        self.station_label.setText(f"{config.station.name}  ·  camera {camera}")
+        current = Path(config.recipe)
+        files = sorted({*current.parent.glob("*.yaml"), *current.parent.glob("*.yml"), current})
+        self.recipe_combo.blockSignals(True)
+        self.recipe_combo.clear()
+        for path in files:
+            self.recipe_combo.addItem(path.stem, str(path))
+        self.recipe_combo.setCurrentIndex(files.index(current))
+        self.recipe_combo.blockSignals(False)
+
+    def _on_recipe_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.controller.recipe_override = Path(self.recipe_combo.itemData(index))
+
+    def _on_heatmap(self, on: bool) -> None:
+        self.controller.heatmap = on
+        self.opacity_slider.setEnabled(on)
+        self.controller.rerender()
+
+    def _on_opacity(self, value: int) -> None:
+        self.controller.opacity = value / 100
+        self.controller.rerender()
+
+    def _on_view_resized(self, width: int, height: int) -> None:
+        self.controller.display_size = (width, height)
+        self.controller.rerender()
+
+    # ---- controller events (queued into the UI thread) ---------------------------------------------------------
+    def _on_frame(self, _frame: DisplayFrame) -> None:
+        frame = self.controller.take_latest() or _frame  # a newer frame may have replaced the one signalled
+        self.last_frame = frame
+        inspection = frame.inspection
+        self.image_view.set_image(frame.image, frame.pixels)
+        self.strip.set_results(frame.recent, frame.strip)
+        if self.controller.state in (RUNNING, STOPPING):
+            self.indicator.show_verdict(str(inspection.verdict))
+        reasons = "; ".join(inspection.decision.reasons)
+        if reasons != self.reasons.text():
+            self.reasons.setText(reasons)
+        c = self.controller.counters  # plain int reads: the counts move with the verdict, the rest at 4 Hz
+        self.counters.show_counts(c.inspected, c.passed, c.failed)
+        score = inspection.score
+        total = inspection.latencies_ms.get("total")
+        self.frame_info.setText(f"frame #{inspection.frame.id}"
+                                + ("" if score is None else f"  ·  score {score:.2f}")
+                                + ("" if total is None else f"  ·  {total:.0f} ms"))
+
+    def _on_state(self, state: str) -> None:
+        running = state == RUNNING
+        self.start_button.setEnabled(state == STOPPED)
+        self.stop_button.setEnabled(running)
+        self.recipe_combo.setEnabled(state == STOPPED)
+        if state in (STARTING, STOPPING):
+            self.indicator.show_idle("STARTING…" if state == STARTING else "STOPPING…")
+        elif running:
+            self.indicator.show_idle("READY")  # until the first part of this run is inspected
+        elif state == STOPPED:
+            self.indicator.show_idle("STOPPED")
+        elif state == CLOSED and self._close_requested:
+            self.close()
+
+    def _on_start_failed(self, message: str) -> None:
+        self.notice.setText(message)
+        self.poll()
+
+    def poll(self) -> None:
+        """About 4 Hz: counters, lights and alarms from cheap attribute reads."""
+        now = datetime.now().strftime("%Y-%m-%d  %H:%M:%S")
+        if now != self.clock.text():
+            self.clock.setText(now)
+        status = self.controller.status()
+        self.last_status = status
+        c = status.counters
+        self.counters.show_counts(c.inspected, c.passed, c.failed)
+        p99 = "–" if c.latency_p99_ms is None else f"{c.latency_p99_ms:.0f} ms"
+        self.rates.setText(f"{c.rate:.1f} parts/s  ·  p99 latency {p99}  ·  dropped {c.dropped_total}"
+                           f"  ·  logged {status.logged}")
+        self.alarms.set_alarms(status.alarms)
+        self.lights.show_status(status)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        """Closing stops the station and flushes the writer off the UI thread, then closes for real."""
+        if self.review_window is not None:
+            self.review_window.close()
+        if self.controller.state == CLOSED:
+            self.poll_timer.stop()
+            event.accept()
+            return
+        self._close_requested = True
+        self.indicator.show_idle("STOPPING…")
+        self.notice.setText("Stopping the station and writing the last inspections…")
+        self.controller.shutdown()
+        event.ignore()

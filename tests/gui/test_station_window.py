@@ -1,0 +1,215 @@
+"""The operator window on the real station: Start/Stop, verdict, counters, alarms, recent results, screenshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from PySide6.QtCore import Qt
+
+from inspector.config import load_station_config
+from inspector.gui.app import review_opener
+from inspector.gui.qt_results import QtResultDialog
+from inspector.gui.qt_settings_dialog import QtSettingsDialog
+from inspector.gui.station_controller import RUNNING, STOPPED
+from inspector.review.access import set_role
+from inspector.station.factory import database_url
+from inspector.storage.database import make_engine
+from inspector.storage.migrate import upgrade
+from tests.integration.station.conftest import write_station
+
+pytestmark = pytest.mark.slow
+START_S = 60_000  # ms: opening the bundle and migrating the database on a busy 2-core machine
+
+
+def _rows(config: Path) -> int:
+    engine = make_engine(f"sqlite:///{config.parent / 'station' / 'inspector.db'}")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("select count(*) from inspections")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _start(qtbot, window) -> None:
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.controller.state == RUNNING, timeout=START_S)
+
+
+def test_window_builds_stopped_with_its_controls(qtbot, make_window, station_config: Path) -> None:
+    window = make_window(station_config)
+    assert window.indicator.text() == "STOPPED"
+    assert window.start_button.isEnabled() and not window.stop_button.isEnabled()
+    assert window.recipe_combo.currentText() == "recipe" and window.recipe_combo.isEnabled()
+    assert (window.line_light.level, window.line_light.detail) == ("off", "not configured")
+    assert window.camera_light.level == "off" and not window.alarms.isVisible()
+    assert {a.shortcut().toString() for a in window.actions()} == {"F5", "F6", "H", "F9", "F11", "Esc"}
+    assert not window.review_button.isVisible()  # an operator gets no QA review
+    window.open_review()
+    assert window.review_window is None
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert window.controller.heatmap is False and not window.opacity_slider.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert window.isFullScreen()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.isFullScreen()
+    dialog = window.open_settings()
+    assert isinstance(dialog, QtSettingsDialog) and dialog.paths["recipe"].name == "recipe.yaml"
+    dialog.reject()
+
+
+def test_start_and_stop_drive_the_real_station(qtbot, make_window, station_config: Path) -> None:
+    window = make_window(station_config)
+    controller = window.controller
+    _start(qtbot, window)
+    assert not window.start_button.isEnabled() and not window.recipe_combo.isEnabled()
+    qtbot.waitUntil(lambda: controller.counters.snapshot().inspected >= 6, timeout=30_000)
+    qtbot.waitUntil(lambda: window.indicator.text() in ("PASS", "FAIL"))
+    qtbot.waitUntil(lambda: window.camera_light.level == "ok" and window.model_light.level == "ok")
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_F6)  # the Stop shortcut
+    qtbot.waitUntil(lambda: controller.state == STOPPED, timeout=30_000)
+    qtbot.waitUntil(lambda: window.indicator.text() == "STOPPED" and window.start_button.isEnabled())
+    inspected = controller.station.counters.snapshot().inspected
+    assert inspected >= 6
+    assert _rows(station_config) == inspected  # Stop flushed every inspection into SQLite
+    qtbot.waitUntil(lambda: window.database_light.detail.startswith(f"{inspected:,} logged"))
+
+
+def test_verdict_counters_and_camera_alarm_follow_the_station(qtbot, make_window, station_config: Path) -> None:
+    window = make_window(station_config)
+    controller = window.controller
+    _start(qtbot, window)
+    seen = []
+    controller.station.add_listener(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= 5, timeout=30_000)
+
+    camera = controller.station.camera
+    camera.unplug()
+    qtbot.waitUntil(lambda: window.alarms.isVisible(), timeout=5_000)
+    assert "Camera lost – reconnecting…" in window.alarms.text()
+    assert window.camera_light.level == "error"
+    # No parts arrive while the camera is lost: the display catches up with the newest inspection
+    # (older frames may be dropped, the newest never is) and the counters with the station's.
+    qtbot.waitUntil(lambda: window.last_frame is not None and window.last_frame.inspection is seen[-1],
+                    timeout=10_000)
+    assert window.indicator.text() == str(seen[-1].verdict)
+
+    def counters_shown() -> bool:
+        s = controller.station.counters.snapshot()
+        shown = window.counters
+        yield_text = "–" if s.yield_percent is None else f"{s.yield_percent:.1f} %"
+        return (shown.inspected.value.text(), shown.passed.value.text(), shown.failed.value.text(),
+                shown.yield_percent.value.text()) == (f"{s.inspected:,}", f"{s.passed:,}", f"{s.failed:,}", yield_text)
+
+    qtbot.waitUntil(counters_shown, timeout=2_000)
+
+    camera.replug()
+    qtbot.waitUntil(lambda: not window.alarms.isVisible(), timeout=5_000)
+    assert window.camera_light.level == "ok"
+    before = len(seen)
+    qtbot.waitUntil(lambda: len(seen) > before, timeout=10_000)
+
+    qtbot.mouseClick(window.reset_button, Qt.MouseButton.LeftButton)
+    assert controller.station.counters.snapshot().inspected <= 2
+    qtbot.waitUntil(counters_shown, timeout=2_000)
+
+
+def test_screenshot_and_enlarged_result(qtbot, make_window, station_config: Path, test_output: Path) -> None:
+    window = make_window(station_config)
+    _start(qtbot, window)
+    seen = []
+    window.controller.station.add_listener(seen.append)
+
+    def strip_shows_a_fail() -> bool:
+        thumbs = window.strip.thumbs
+        return len(thumbs) >= 6 and any(str(t.inspection.verdict) == "FAIL" for t in thumbs)
+
+    qtbot.waitUntil(strip_shows_a_fail, timeout=45_000)
+    window.grab().save(str(test_output / "station_window.png"))
+    assert (test_output / "station_window.png").stat().st_size > 10_000
+
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)  # a still strip to click on
+    qtbot.waitUntil(lambda: window.controller.state == STOPPED, timeout=30_000)
+    qtbot.waitUntil(lambda: window.last_frame.inspection is seen[-1], timeout=5_000)
+    index = next(i for i, t in enumerate(window.strip.thumbs) if str(t.inspection.verdict) == "FAIL")
+    inspection = window.strip.thumbs[index].inspection
+    qtbot.mouseClick(window.strip, Qt.MouseButton.LeftButton, pos=window.strip.slot_center(index))
+    dialog = window.findChild(QtResultDialog)
+    assert dialog is not None and dialog.inspection is inspection
+    assert inspection.decision.reasons and all(r in dialog.reasons.text() for r in inspection.decision.reasons)
+    dialog.grab().save(str(test_output / "station_result_dialog.png"))
+    dialog.close()
+
+
+def test_refused_model_is_an_alarm_not_a_crash(qtbot, make_window, tmp_path: Path) -> None:
+    empty = tmp_path / "not-a-bundle"
+    empty.mkdir()
+    window = make_window(write_station(tmp_path, empty))
+    assert window.controller.start()
+    qtbot.waitUntil(lambda: window.alarms.isVisible() and window.start_button.isEnabled(), timeout=30_000)
+    assert window.controller.state == STOPPED and window.alarms.alarms[0].startswith("Model refused: ")
+    assert window.model_light.level == "error"
+
+
+def test_database_outage_alarm_in_plain_language(make_window, station_config: Path) -> None:
+    """The writer keeps journaling while the database is down; the window says so (fakes stand in for the parts)."""
+    window = make_window(station_config)
+    controller = window.controller
+    camera = SimpleNamespace(name="sim-washer", stats=SimpleNamespace(connected=True, reconnects=0))
+    writer = SimpleNamespace(db_ok=False, journaled=3, logged=40)
+    model = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(name="tiny-washer")))
+    controller.parts = SimpleNamespace(station=SimpleNamespace(camera=camera), writer=writer, models=[model])
+    controller._state = RUNNING
+    try:
+        window.poll()
+        assert window.alarms.alarms == ("Database unreachable – inspections are journaled locally (3 waiting)",)
+        assert window.database_light.level == "error" and window.camera_light.level == "ok"
+        writer.db_ok = True
+        window.poll()
+        assert not window.alarms.isVisible() and window.database_light.level == "ok"
+    finally:
+        controller.parts, controller._state = None, STOPPED
+
+
+def test_unreachable_database_at_start_is_an_alarm(qtbot, make_window, tmp_path: Path, tiny_bundle: Path) -> None:
+    config = write_station(tmp_path, tiny_bundle)
+    text = config.read_text() + "database:\n  url: postgresql://inspector@127.0.0.1:9/nowhere\n"
+    config.write_text(text)
+    window = make_window(config)
+    assert window.controller.start()
+    qtbot.waitUntil(lambda: window.alarms.isVisible() and window.start_button.isEnabled(), timeout=30_000)
+    assert window.controller.state == STOPPED
+    assert window.alarms.alarms[0].startswith("Database unreachable – station not started")
+
+
+
+def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, station_config: Path) -> None:
+    url = database_url(load_station_config(station_config))
+    upgrade(url)
+    assert review_opener(station_config, "olga") is None  # not a user
+    set_role(url, "olga", "operator")
+    assert review_opener(station_config, "olga") is None
+    set_role(url, "quinn", "qa")
+    window = make_window(station_config, review=review_opener(station_config, "quinn"))
+    assert window.review_button.isVisible()
+    _start(qtbot, window)
+    qtbot.waitUntil(lambda: window.controller.counters.snapshot().inspected >= 4, timeout=30_000)
+    window.stop()
+    qtbot.waitUntil(lambda: window.controller.state == STOPPED, timeout=30_000)
+    logged = _rows(station_config)
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_F9)
+    review = window.review_window
+    assert review is not None and review.isVisible()
+    qtbot.addWidget(review)
+    qtbot.waitUntil(lambda: review.model.total == logged, timeout=30_000)
+    assert review.ctx.reviewer == "quinn"
+    review.close()
