@@ -214,6 +214,16 @@ def print_metrics(metrics: dict) -> None:
     console.print(table)
 
 
+def _register_supervised() -> None:
+    """``classify``, ``detect`` and ``segment`` (training/supervised/commands.py)."""
+    from training.supervised.commands import register
+
+    register(app, console, _run)
+
+
+_register_supervised()
+
+
 def main() -> None:
     app(prog_name="inspector-train")
 

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from inspector.synthetic import PRODUCTS, defect_types, render
+from training.synth_labels import write_supervised_labels
 
 Progress = Callable[[str, int, int], None]
 TRAIN_GOOD, TEST_GOOD, FIRST_DEFECT = 0, 1, 2
@@ -68,13 +69,16 @@ def generate_dataset(
     n_test_per_defect: int = 8,
     size: int = 256,
     progress: Progress | None = None,
+    labels: bool = True,
 ) -> dict:
     """Render and write the dataset; returns a summary with the image counts per product and split.
 
     ``progress(phase, done, total)`` is called after every image, ``phase`` being
     ``"<product>/<split>/<class>"`` and ``done``/``total`` counting images over the whole call.
     Existing ``train``, ``test`` and ``ground_truth`` folders of the chosen products are replaced.
+    ``labels`` also writes the supervised labels (class folders, COCO boxes), see :mod:`training.synth_labels`.
     """
+    write_labels = labels  # the name ``labels`` is reused below for the per-product label lists
     out = Path(out)
     chosen = _check(
         seed,
@@ -129,6 +133,8 @@ def generate_dataset(
         (out / product).mkdir(parents=True, exist_ok=True)
         (out / product / "labels.json").write_text(json.dumps(document, indent=2) + "\n")
         summary[product]["total"] = n_train + n_test_good + n_test_per_defect * len(defect_types(product))
+        if write_labels:
+            write_supervised_labels(out / product)
     meta = {
         "format": "mvtec_ad",
         "generator": "inspector.synthetic",

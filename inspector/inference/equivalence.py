@@ -1,4 +1,9 @@
-"""Re-run a bundle's fixed sample set through each runtime and compare with the export-time scores."""
+"""Re-run a bundle's fixed sample set through each runtime and compare with the export-time scores.
+
+Anomaly bundles compare ``pred_score`` (and ``anomaly_map``). Supervised bundles name, in the record's
+``reference.score_output`` and ``reference.map_output``, which of ``RuntimeSpec.outputs`` is compared as the
+score (class probabilities, top-K box scores, ...) and which as the map (boxes, probability maps).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +53,21 @@ def score_runtime(runtime: Runtime, inputs: np.ndarray) -> tuple[np.ndarray, np.
     return np.concatenate(scores), np.concatenate(maps)
 
 
+def score_outputs(runtime: Runtime, inputs: np.ndarray, outputs: tuple[str, ...], score_output: str,
+                  map_output: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Named outputs of ``inputs`` one image at a time: the scores flattened per image, and the maps."""
+    for name in (score_output, map_output):
+        if name is not None and name not in outputs:
+            raise BundleError(f"equivalence record names output {name!r}; the runtime has {list(outputs)}")
+    scores, maps = [], []
+    for i in range(len(inputs)):
+        raw = runtime.run_raw(inputs[i : i + 1])
+        scores.append(np.asarray(raw[outputs.index(score_output)], np.float32).reshape(-1))
+        if map_output is not None:
+            maps.append(np.asarray(raw[outputs.index(map_output)], np.float32))
+    return np.concatenate(scores), (np.concatenate(maps) if maps else None)
+
+
 def load_record(bundle: Bundle) -> tuple[dict, np.ndarray]:
     record_path = bundle.path(EQUIVALENCE_NAME)
     inputs_path = bundle.path(EQUIVALENCE_INPUTS_NAME)
@@ -62,8 +82,11 @@ def load_record(bundle: Bundle) -> tuple[dict, np.ndarray]:
 def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -> list[RuntimeCheck]:
     """Score the stored sample set with each runtime (CPU, plus CUDA when present) against the record."""
     record, inputs = load_record(bundle)
-    reference_scores = np.asarray(record["reference"]["scores"], np.float32)
-    reference_maps = np.load(bundle.path(record["reference"]["maps_file"]), allow_pickle=False)
+    reference = record["reference"]
+    reference_scores = np.asarray(reference["scores"], np.float32).reshape(-1)
+    maps_file = reference.get("maps_file")
+    reference_maps = np.load(bundle.path(maps_file), allow_pickle=False) if maps_file else None
+    score_output = reference.get("score_output")
     tolerance = float(record["tolerance_rel"])
     names = runtimes or tuple(spec.name for spec in bundle.manifest.runtimes)
     checks = []
@@ -76,13 +99,21 @@ def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -
                 if not cuda_available():
                     continue
             runtime = load_runtime(bundle, name, device=device)
-            scores, maps = score_runtime(runtime, inputs)
+            if score_output is None:
+                scores, maps = score_runtime(runtime, inputs)
+            else:
+                outputs = bundle.manifest.runtime(name).outputs
+                scores, maps = score_outputs(runtime, inputs, outputs, score_output, reference.get("map_output"))
+            if scores.shape != reference_scores.shape:
+                raise BundleError(f"{bundle.root}: runtime {name} gives {scores.size} scores for the "
+                                  f"{reference_scores.size} recorded")
             checks.append(
                 RuntimeCheck(
                     runtime=name,
                     device=device,
                     max_rel_diff=relative_difference(scores, reference_scores),
-                    map_rel_diff=map_difference(maps, reference_maps),
+                    map_rel_diff=(0.0 if maps is None or reference_maps is None
+                                  else map_difference(maps, reference_maps)),
                     tolerance_rel=tolerance,
                 )
             )

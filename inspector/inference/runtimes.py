@@ -28,6 +28,10 @@ class Runtime(Protocol):
 
     def __call__(self, batch: np.ndarray) -> RawOutput: ...
 
+    def run_raw(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output of the model, in the order of ``RuntimeSpec.outputs`` (supervised bundles)."""
+        ...
+
 
 def _split(outputs) -> RawOutput:
     scores, maps = outputs[0], outputs[1]
@@ -58,12 +62,16 @@ class TorchRuntime:
             raise BundleError(f"{bundle.path(spec.file)}: cannot load torch program ({exc})") from exc
         self._module = program.module().to(device)
 
-    def __call__(self, batch: np.ndarray) -> RawOutput:
+    def run_raw(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
             tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
-            scores, maps = self._module(tensor)
-            return _split((scores.float().cpu().numpy(), maps.float().cpu().numpy()))
+            outputs = self._module(tensor)
+            outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
+            return [(out.float() if out.is_floating_point() else out).cpu().numpy() for out in outputs]
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        return _split(self.run_raw(batch))
 
 
 class OnnxRuntime:
@@ -87,9 +95,11 @@ class OnnxRuntime:
             raise BundleError(f"{bundle.path(spec.file)}: cannot load ONNX model ({exc})") from exc
         self._input = self._session.get_inputs()[0].name
 
+    def run_raw(self, batch: np.ndarray) -> list[np.ndarray]:
+        return list(self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)}))
+
     def __call__(self, batch: np.ndarray) -> RawOutput:
-        outputs = self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})
-        return _split(outputs)
+        return _split(self.run_raw(batch))
 
 
 def cuda_available() -> bool:

@@ -7,11 +7,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from inspector.bundle.store import BundleError
+from inspector.bundle.store import BundleError, open_bundle
 from inspector.config import ConfigError, StationConfig, load_recipe
 from inspector.domain.camera import Camera, CameraError
 from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
+from inspector.inference.supervised import SupervisedModel
 from inspector.station.loop import LoopSettings, Station
 from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
 from inspector.storage.database import DatabaseUnavailable, make_engine, make_session_factory, mask_url
@@ -68,13 +69,20 @@ def make_camera(config: StationConfig, override: str | None = None) -> Camera:
 
 
 def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
-                threads: int | None = None) -> list[AnomalyModel]:
+                threads: int | None = None) -> list[AnomalyModel | SupervisedModel]:
+    """Open and verify each recipe bundle; the manifest task picks the anomaly or the supervised runner."""
     models = []
     for rule in recipe.models:
         try:
-            models.append(AnomalyModel.open(rule.bundle, runtime, None if device == "auto" else device, threads))
+            bundle = open_bundle(rule.bundle)
+            runner = AnomalyModel if bundle.manifest.task == "anomaly" else SupervisedModel
+            models.append(runner(bundle, runtime, None if device == "auto" else device, threads=threads))
         except BundleError as exc:
             raise StartupError(f"model bundle refused: {exc}") from exc
+        unknown = sorted(set(rule.reject_classes) - set(bundle.manifest.class_names))
+        if unknown:
+            raise StartupError(f"recipe {recipe.name!r}: reject_classes {unknown} are not classes of bundle "
+                               f"{rule.bundle} (it has {list(bundle.manifest.class_names)})")
     return models
 
 

@@ -1,0 +1,188 @@
+"""Run classification, detection and segmentation bundles on frames: classes, and regions named by class.
+
+* classification: ``classes`` is the top class with its probability; the score is ``1 - P(good)``.
+* detection: the bundle gives the top-K candidates padded to K; class-wise NMS runs here. Boxes at or over the
+  box threshold (the bundle's pixel threshold) become regions; the score is the best candidate's score.
+* segmentation: per-pixel class probabilities; areas where ``1 - P(background)`` reaches the pixel threshold
+  become regions named by their majority class; the defect probability is the heat map.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inspector.bundle.store import Bundle, BundleError, open_bundle
+from inspector.domain.frame import Frame
+from inspector.domain.inspection import DefectRegion, ModelOutput
+from inspector.inference.equivalence import check_equivalence
+from inspector.inference.runtimes import Runtime, load_runtime
+
+SUPERVISED_TASKS = ("classification", "detection", "segmentation")
+NMS_IOU = 0.5
+MAX_DETECTIONS = 100
+GOOD = "good"
+
+
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one xyxy box with each of ``boxes`` (M, 4)."""
+    x0 = np.maximum(box[0], boxes[:, 0])
+    y0 = np.maximum(box[1], boxes[:, 1])
+    x1 = np.minimum(box[2], boxes[:, 2])
+    y1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-9)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = NMS_IOU) -> np.ndarray:
+    """Greedy non-maximum suppression; indices kept, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    keep = []
+    while order.size:
+        best = order[0]
+        keep.append(best)
+        rest = order[1:]
+        order = rest[box_iou(boxes[best], boxes[rest]) <= iou_threshold]
+    return np.asarray(keep, np.int64)
+
+
+def postprocess_detections(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, score_threshold: float,
+                           iou_threshold: float = NMS_IOU,
+                           max_detections: int = MAX_DETECTIONS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image's padded candidates -> (boxes (M, 4), scores (M,), labels (M,)) after threshold and NMS per class."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    labels = np.asarray(labels, np.int64).reshape(-1)
+    chosen = (scores >= score_threshold) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, scores, labels = boxes[chosen], scores[chosen], labels[chosen]
+    if not len(scores):
+        return boxes, scores, labels
+    offset = (boxes.max() + 1.0) * labels[:, None].astype(np.float32)  # keeps classes apart, as batched_nms
+    keep = nms(boxes + offset, scores, iou_threshold)[:max_detections]
+    return boxes[keep], scores[keep], labels[keep]
+
+
+def _box_region(box: np.ndarray, score: float, name: str, sx: float, sy: float) -> DefectRegion:
+    x, y = int(np.floor(box[0] * sx)), int(np.floor(box[1] * sy))
+    width = max(1, int(np.ceil(box[2] * sx)) - x)
+    height = max(1, int(np.ceil(box[3] * sy)) - y)
+    return DefectRegion(x=x, y=y, width=width, height=height, area=width * height, score=float(score),
+                        class_name=name)
+
+
+def class_regions(defect: np.ndarray, classes: np.ndarray, names: tuple[str, ...], threshold: float,
+                  min_area: int = 1) -> tuple[DefectRegion, ...]:
+    """Connected areas of ``defect >= threshold``; each is named by the majority of ``classes`` inside it."""
+    binary = (defect >= threshold).astype(np.uint8)
+    if not binary.any():
+        return ()
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    regions = []
+    for label in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[label])
+        if area < min_area:
+            continue
+        inside = labels[y : y + h, x : x + w] == label
+        votes = np.bincount(classes[y : y + h, x : x + w][inside], minlength=len(names))
+        votes[0] = 0  # background never names a defect
+        score = float(defect[y : y + h, x : x + w][inside].max())
+        regions.append(DefectRegion(x=x, y=y, width=w, height=h, area=area, score=score,
+                                    class_name=names[int(np.argmax(votes))]))
+    regions.sort(key=lambda r: r.score, reverse=True)
+    return tuple(regions)
+
+
+def require_equivalence(bundle: Bundle, runtime: Runtime) -> None:
+    """Refuse the bundle if ``runtime`` does not reproduce the export-time scores."""
+    for check in check_equivalence(bundle, runtimes=(runtime.name,)):
+        if check.device == runtime.device and not check.passed:
+            raise BundleError(
+                f"{bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
+                f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
+            )
+
+
+class SupervisedModel:
+    """One loaded, verified classification, detection or segmentation bundle on one runtime."""
+
+    def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
+                 verify_runtime: bool = True, threads: int | None = None) -> None:
+        task = bundle.manifest.task
+        if task not in SUPERVISED_TASKS:
+            raise BundleError(f"{bundle.root}: task {task!r} is not a supervised bundle "
+                              f"({', '.join(SUPERVISED_TASKS)})")
+        self.bundle, self.task = bundle, task
+        self.id = bundle.manifest.bundle_id
+        self.class_names = tuple(bundle.manifest.class_names)
+        self.preprocessing = bundle.preprocessing
+        self.image_threshold = bundle.manifest.image_threshold.value
+        self.pixel_threshold = bundle.manifest.pixel_threshold.value
+        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
+        self._outputs = bundle.manifest.runtime(self.runtime.name).outputs
+        if verify_runtime:
+            require_equivalence(bundle, self.runtime)
+
+    @classmethod
+    def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
+             threads: int | None = None) -> SupervisedModel:
+        return cls(open_bundle(path), runtime, device, threads=threads)
+
+    def raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """The runtime's named outputs for one RGB uint8 image (batch axis dropped)."""
+        outputs = self.runtime.run_raw(self.preprocessing(image)[None])
+        return {name: np.asarray(out)[0] for name, out in zip(self._outputs, outputs, strict=True)}
+
+    def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
+              min_area: int = 1) -> ModelOutput:
+        """Classes and class-named regions for one frame. Errors become ``ModelOutput.error``."""
+        start = time.perf_counter()
+        pixel = self.pixel_threshold if pixel_threshold is None else pixel_threshold
+        image = self.image_threshold if image_threshold is None else image_threshold
+        try:
+            raw = self.raw(frame.image)
+            run = {"classification": self._classify, "detection": self._detect, "segmentation": self._segment}
+            score, classes, regions, heatmap = run[self.task](raw, frame, pixel, min_area)
+            if not np.isfinite(score):
+                raise ValueError(f"model returned a non-finite score ({score})")
+        except Exception as exc:  # noqa: BLE001 - a failed model is a FAIL with the reason, never a crash
+            return ModelOutput(model=self.id, score=None, error=f"{type(exc).__name__}: {exc}",
+                               image_threshold=image, pixel_threshold=pixel,
+                               latency_ms=(time.perf_counter() - start) * 1000)
+        return ModelOutput(model=self.id, score=score, anomaly_map=heatmap, image_threshold=image,
+                           pixel_threshold=pixel, classes=classes, regions=regions,
+                           latency_ms=(time.perf_counter() - start) * 1000)
+
+    def _classify(self, raw: dict, frame: Frame, pixel: float, min_area: int):
+        probs = raw["probs"].astype(np.float64)
+        top = int(np.argmax(probs))
+        score = 1.0 - float(probs[self.class_names.index(GOOD)]) if GOOD in self.class_names else 0.0
+        return score, ((self.class_names[top], float(probs[top])),), (), None
+
+    def _detect(self, raw: dict, frame: Frame, pixel: float, min_area: int):
+        boxes, scores, labels = postprocess_detections(raw["boxes"], raw["scores"], raw["labels"], pixel)
+        sx, sy = frame.width / self.preprocessing.width, frame.height / self.preprocessing.height
+        regions = [_box_region(b, s, self.class_names[int(k)], sx, sy) for b, s, k in zip(boxes, scores, labels,
+                                                                                              strict=True)]
+        regions = tuple(r for r in regions if r.area >= min_area)
+        best: dict[str, float] = {}
+        for region in regions:
+            best[region.class_name] = max(best.get(region.class_name, 0.0), region.score)
+        classes = tuple(sorted(best.items(), key=lambda kv: -kv[1]))
+        return float(np.max(raw["scores"], initial=0.0)), classes, regions, None
+
+    def _segment(self, raw: dict, frame: Frame, pixel: float, min_area: int):
+        probs = raw["probs"]
+        size = (frame.width, frame.height)
+        defect = cv2.resize(np.ascontiguousarray(1.0 - probs[0], np.float32), size, interpolation=cv2.INTER_LINEAR)
+        classes = cv2.resize((np.argmax(probs[1:], axis=0) + 1).astype(np.uint8), size,
+                             interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        regions = class_regions(defect, classes, self.class_names, pixel, min_area)
+        best: dict[str, float] = {}
+        for region in regions:
+            best[region.class_name] = max(best.get(region.class_name, 0.0), region.score)
+        return float(raw["scores"]), tuple(sorted(best.items(), key=lambda kv: -kv[1])), regions, defect
