@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(DEMO_DATA)/dataset.json: | $(STAMP)
-	$(BIN)/inspector-train synth --out $(DEMO_DATA) --seed 0
+	$(BIN)/inspector-train synth --out $(DEMO_DATA) --seed 0 --test-good 40
 
 $(DEMO_MODEL)/manifest.json: | $(DEMO_DATA)/dataset.json
 	$(BIN)/inspector-train anomaly --data $(DEMO_DATA) --category $(DEMO_CATEGORY) \
@@ -29,7 +29,7 @@ $(DEMO_MODEL)/manifest.json: | $(DEMO_DATA)/dataset.json
 
 demo: $(DEMO_MODEL)/manifest.json
 	$(BIN)/inspector-train verify $(DEMO_MODEL)
-	$(BIN)/inspector-train evaluate $(DEMO_MODEL) --data $(DEMO_DATA) --category $(DEMO_CATEGORY)
+	$(BIN)/inspector station --config configs/station.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check inspector training tests benchmarks
