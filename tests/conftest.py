@@ -88,3 +88,15 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_anomaly(TrainOptions(data=root, out=out, category="washer", image_size=128,
                                model=ModelConfig(architecture="patchcore", backbone="lite0")))
     return out
+
+
+REQUIRE_SERVICES = os.environ.get("INSPECTOR_REQUIRE_SERVICES") == "1"
+
+
+def skip_without(reason: str) -> None:
+    """Skip a test whose service or device is missing; fail instead where CI requires them (.ci/run sets
+    INSPECTOR_REQUIRE_SERVICES=1, after .ci/services has started PostgreSQL and Mosquitto)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required by INSPECTOR_REQUIRE_SERVICES=1: {reason}", pytrace=False)
+    pytest.skip(reason)
+

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC
 
-import pytest
 from PySide6.QtCore import Qt
 from sqlalchemy import select
 
@@ -13,6 +12,7 @@ from inspector.gui.review.qt_review_window import QtReviewWindow
 from inspector.review.context import ReviewContext
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.orm import ReviewRow
+from tests.conftest import skip_without
 from tests.integration.storage.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER, _reachable, pg_url
 from tests.unit.inspector.review.factories import fill
 
@@ -20,7 +20,7 @@ from tests.unit.inspector.review.factories import fill
 def test_review_window_on_postgresql(qtbot, review_template) -> None:
     reason = _reachable()
     if reason:
-        pytest.skip(f"PostgreSQL review window test skipped: {reason}")
+        skip_without(f"PostgreSQL review window test: {reason}")
     import psycopg
 
     _, artifacts, records = review_template

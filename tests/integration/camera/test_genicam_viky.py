@@ -13,9 +13,17 @@ import pytest
 pytest.importorskip("harvesters")
 from inspector.camera import genicam as gc  # noqa: E402
 from inspector.domain.camera import Camera, CameraError  # noqa: E402
+from tests.conftest import skip_without  # noqa: E402
 
 VIKY = gc.bundled_producer()
-pytestmark = pytest.mark.skipif(VIKY is None, reason="the genicam wheel ships no viky.cti")
+
+
+@pytest.fixture(autouse=True)
+def _viky() -> None:
+    if VIKY is None:
+        skip_without("the genicam wheel ships no viky.cti")
+
+
 IDS = {"0": "VikyTL_DEV_red", "1": "VikyTL_DEV_green", "2": "VikyTL_DEV_blue"}
 
 

@@ -14,6 +14,7 @@ from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import default_sqlite_url, make_engine, make_session_factory
 from inspector.storage.migrate import upgrade
 from inspector.storage.records import InspectionRecord
+from tests.conftest import skip_without
 from tests.integration.storage.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER, _reachable, pg_url
 from tests.unit.inspector.review.factories import fill, make_records
 
@@ -31,7 +32,7 @@ def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         return
     reason = _reachable()
     if reason:
-        pytest.skip(f"PostgreSQL review tests skipped: {reason}")
+        skip_without(f"PostgreSQL review tests: {reason}")
     import psycopg
 
     schema = f"review_test_{uuid.uuid4().hex[:10]}"

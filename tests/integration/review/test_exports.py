@@ -60,7 +60,7 @@ def test_html_report_for_a_shift_embeds_charts_and_examples(filled: Filled, reco
 
 
 @pytest.mark.slow
-def test_reviewed_dataset_trains_an_anomaly_bundle(filled: Filled, records: list[InspectionRecord],
+def test_reviewed_dataset_trains_an_anomaly_bundle_and_a_classifier(filled: Filled, records: list[InspectionRecord],
                                                    tmp_path: Path) -> None:
     ctx, ids = filled
     if ctx.engine.dialect.name != "sqlite":
@@ -87,6 +87,17 @@ def test_reviewed_dataset_trains_an_anomaly_bundle(filled: Filled, records: list
                                   "--backbone", "lite0", "--device", "cpu"])
     assert trained.exit_code == 0, trained.output
     assert (bundle / "manifest.json").is_file() and "bundle written" in trained.output
+    assert runner.invoke(app, ["verify", str(bundle)]).exit_code == 0
+
+    # The same export trains a supervised classifier on the reviewed classes (good + each confirmed defect).
+    classifier = tmp_path / "classifier"
+    trained = runner.invoke(app, ["classify", "--data", str(out), "--out", str(classifier), "--image-size", "64",
+                                  "--epochs", "2", "--batch-size", "8", "--device", "cpu"])
+    assert trained.exit_code == 0, trained.output
+    manifest = json.loads((classifier / "manifest.json").read_text())
+    assert manifest["task"] == "classification"
+    assert set(manifest["class_names"]) == {"good"} | {s.defect_type for s in defects}
+    assert runner.invoke(app, ["verify", str(classifier)]).exit_code == 0
 
 
 def test_dataset_export_queries_on_every_backend(filled: Filled, records: list[InspectionRecord],

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from inspector.cli import app
 from inspector.storage.database import make_engine
+from tests.conftest import skip_without
 
 from .conftest import write_station
 
@@ -70,7 +71,7 @@ def _postgres_available() -> bool:
 @pytest.fixture
 def postgres_url():
     if not _postgres_available():
-        pytest.skip("PostgreSQL is not listening on 127.0.0.1:5432 (run .ci/services)")
+        skip_without("PostgreSQL is not listening on 127.0.0.1:5432 (run .ci/services)")
     name = f"inspector_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

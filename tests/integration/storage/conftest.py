@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import skip_without
+
 PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("INSPECTOR_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("INSPECTOR_TEST_PG_USER", "postgres")
 PG_DB = "test"  # never the ``postgres`` database
@@ -40,7 +42,7 @@ def _reachable() -> str | None:
 def postgres() -> None:
     reason = _reachable()
     if reason:
-        pytest.skip(reason)
+        skip_without(reason)
 
 
 @pytest.fixture
