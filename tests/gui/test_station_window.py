@@ -8,11 +8,14 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
 
 from inspector.config import load_station_config
 from inspector.gui.app import review_opener
 from inspector.gui.qt_results import QtResultDialog
 from inspector.gui.qt_settings_dialog import QtSettingsDialog
+from inspector.gui.qt_widgets import dark_palette
 from inspector.gui.station_controller import RUNNING, STOPPED
 from inspector.review.access import set_role
 from inspector.station.factory import database_url
@@ -189,7 +192,18 @@ def test_unreachable_database_at_start_is_an_alarm(qtbot, make_window, tmp_path:
 
 
 
-def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, station_config: Path) -> None:
+def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, station_config: Path,
+                                                            test_output: Path) -> None:
+    app = QApplication.instance()
+    previous = app.palette()
+    app.setPalette(dark_palette())  # as run_station does
+    try:
+        _qa_user_opens_the_review(qtbot, make_window, station_config, test_output)
+    finally:
+        app.setPalette(previous)
+
+
+def _qa_user_opens_the_review(qtbot, make_window, station_config: Path, test_output: Path) -> None:
     url = database_url(load_station_config(station_config))
     upgrade(url)
     assert review_opener(station_config, "olga") is None  # not a user
@@ -212,4 +226,9 @@ def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, 
     qtbot.addWidget(review)
     qtbot.waitUntil(lambda: review.model.total == logged, timeout=30_000)
     assert review.ctx.reviewer == "quinn"
+    # Readable under the station's dark application palette: dark text on a light table.
+    palette = review.table.palette()
+    assert palette.color(QPalette.ColorRole.Base).lightness() > 200
+    assert palette.color(QPalette.ColorRole.Text).lightness() < 80
+    assert review.grab().save(str(test_output / "station_qa_review.png"))
     review.close()

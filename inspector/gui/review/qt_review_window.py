@@ -9,13 +9,21 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from inspector.gui.review.qt_charts import QtChartsPanel
 from inspector.gui.review.qt_detail_view import QtDetailView
 from inspector.gui.review.qt_filter_bar import QtFilterBar
 from inspector.gui.review.qt_inspection_table import QtInspectionTable, QtInspectionTableModel
-from inspector.gui.review.qt_style import STYLE
+from inspector.gui.review.qt_style import STYLE, light_palette
 from inspector.gui.review.qt_worker import QtDbWorker
 from inspector.review.charts_data import local_tz
 from inspector.review.context import ReviewContext
@@ -44,6 +52,8 @@ class QtReviewWindow(QMainWindow):
     def __init__(self, ctx: ReviewContext, tz: tzinfo | None = None, page_size: int = 200,
                  parent: Any = None) -> None:
         super().__init__(parent)
+        # Light theme whatever the application's palette (the station window sets a dark one and opens this).
+        self.setPalette(light_palette())
         self.ctx, self.tz = ctx, tz or local_tz()
         self.classes: list[str] = review_classes([])
         self.worker = QtDbWorker(self)  # table pages, details, reviews: quick and in order

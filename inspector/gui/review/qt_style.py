@@ -1,7 +1,28 @@
 """The review window's look: a light, dense, neutral theme."""
 
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QStyleFactory
+
+
+def light_palette() -> QPalette:
+    """Fusion's light palette with every colour set explicitly, so it overrides a dark application palette."""
+    standard = QStyleFactory.create("Fusion").standardPalette()
+    palette = QPalette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive, QPalette.ColorGroup.Disabled):
+        for role in QPalette.ColorRole:
+            if role not in (QPalette.ColorRole.NColorRoles,):
+                palette.setColor(group, role, standard.color(group, role))
+    return palette
+
+
 STYLE = """
 QMainWindow, QWidget#central { background: #f4f6f9; }
+QWidget { color: #1c2430; }
+QComboBox, QLineEdit, QDateTimeEdit, QAbstractSpinBox, QAbstractItemView, QMenu { background: #ffffff; color: #1c2430; }
+QToolBar QToolButton { color: #1c2430; }
+QToolBar QToolButton:disabled { color: #a4acb8; }
+QCheckBox::indicator { width: 12px; height: 12px; border: 1px solid #8a94a3; border-radius: 2px; background: #ffffff; }
+QCheckBox::indicator:checked { background: #2f6fd6; border-color: #2f6fd6; }
 QWidget#filterBar { background: #ffffff; border-bottom: 1px solid #d6dbe3; }
 QWidget#filterBar QLabel { color: #5b6573; }
 QTableView { background: #ffffff; alternate-background-color: #f7f9fb; border: 1px solid #d6dbe3;
