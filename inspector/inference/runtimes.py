@@ -86,6 +86,9 @@ class OnnxRuntime:
         options.log_severity_level = 3
         if threads:
             options.intra_op_num_threads = threads
+        # Idle pool threads sleep instead of spinning: in the station they would take the CPU that the
+        # decision and the writer need between two frames.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.device = "cpu"
         try:
             self._session = ort.InferenceSession(
