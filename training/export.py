@@ -126,7 +126,7 @@ def write_bundle(
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if extra:
             extra(staging)
-        manifest = _manifest(info, staging, runtimes, len(samples), {})
+        manifest = build_manifest(info, staging, runtimes, len(samples), {})
         write_manifest(staging, manifest)
         checks = check_equivalence(open_bundle(staging))
         failed = [c for c in checks if not c.passed]
@@ -142,7 +142,7 @@ def write_bundle(
         }
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         diffs = {f"{c.runtime}:{c.device}": c.max_rel_diff for c in checks}
-        write_manifest(staging, _manifest(info, staging, runtimes, len(samples), diffs))
+        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs))
         open_bundle(staging)
         if out.exists():
             shutil.rmtree(out)
@@ -153,16 +153,18 @@ def write_bundle(
     return out
 
 
-def _manifest(
-    info: BundleInfo, folder: Path, runtimes: tuple[RuntimeSpec, ...], samples: int, diffs: dict[str, float]
+def build_manifest(
+    info: BundleInfo, folder: Path, runtimes: tuple[RuntimeSpec, ...], samples: int, diffs: dict[str, float],
+    task: str = "anomaly",
 ) -> Manifest:
+    """The manifest of the bundle files in ``folder``, with their hashes and the equivalence outcome."""
     files = hash_files(folder)
     created = datetime.now(UTC).replace(microsecond=0)
     pre = info.preprocessing
     return Manifest(
         name=info.name,
         bundle_id=_bundle_id(info.name, created, files),
-        task="anomaly",
+        task=task,
         architecture=info.architecture,
         backbone=info.backbone,
         input=InputSpec(height=pre.height, width=pre.width, mean=pre.mean, std=pre.std, resize=pre.resize),

@@ -15,9 +15,13 @@ from inspector.inference.equivalence import check_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
 
 
-def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1,
-                    class_name: str = "anomaly") -> tuple[DefectRegion, ...]:
-    """Connected areas of ``anomaly_map >= threshold`` (8-connected) with at least ``min_area`` pixels."""
+def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1, class_name: str = "anomaly",
+                    classes: np.ndarray | None = None, names: tuple[str, ...] = ()) -> tuple[DefectRegion, ...]:
+    """Connected areas of ``anomaly_map >= threshold`` (8-connected) with at least ``min_area`` pixels, best first.
+
+    With a per-pixel class index map ``classes`` and its ``names`` (index 0 is background), each region is
+    named by the majority class inside it; otherwise every region is ``class_name``.
+    """
     binary = (anomaly_map >= threshold).astype(np.uint8)
     if not binary.any():
         return ()
@@ -27,8 +31,14 @@ def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1
         x, y, w, h, area = (int(v) for v in stats[label])
         if area < min_area:
             continue
-        score = float(anomaly_map[y : y + h, x : x + w][labels[y : y + h, x : x + w] == label].max())
-        regions.append(DefectRegion(x=x, y=y, width=w, height=h, area=area, score=score, class_name=class_name))
+        inside = labels[y : y + h, x : x + w] == label
+        name = class_name
+        if classes is not None:
+            votes = np.bincount(classes[y : y + h, x : x + w][inside], minlength=len(names))
+            votes[0] = 0  # background never names a defect
+            name = names[int(np.argmax(votes))]
+        score = float(anomaly_map[y : y + h, x : x + w][inside].max())
+        regions.append(DefectRegion(x=x, y=y, width=w, height=h, area=area, score=score, class_name=name))
     regions.sort(key=lambda r: r.score, reverse=True)
     return tuple(regions)
 

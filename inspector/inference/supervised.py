@@ -18,6 +18,7 @@ import numpy as np
 from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
+from inspector.inference.anomaly import extract_regions
 from inspector.inference.equivalence import check_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
 
@@ -78,23 +79,7 @@ def _box_region(box: np.ndarray, score: float, name: str, sx: float, sy: float) 
 def class_regions(defect: np.ndarray, classes: np.ndarray, names: tuple[str, ...], threshold: float,
                   min_area: int = 1) -> tuple[DefectRegion, ...]:
     """Connected areas of ``defect >= threshold``; each is named by the majority of ``classes`` inside it."""
-    binary = (defect >= threshold).astype(np.uint8)
-    if not binary.any():
-        return ()
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    regions = []
-    for label in range(1, count):
-        x, y, w, h, area = (int(v) for v in stats[label])
-        if area < min_area:
-            continue
-        inside = labels[y : y + h, x : x + w] == label
-        votes = np.bincount(classes[y : y + h, x : x + w][inside], minlength=len(names))
-        votes[0] = 0  # background never names a defect
-        score = float(defect[y : y + h, x : x + w][inside].max())
-        regions.append(DefectRegion(x=x, y=y, width=w, height=h, area=area, score=score,
-                                    class_name=names[int(np.argmax(votes))]))
-    regions.sort(key=lambda r: r.score, reverse=True)
-    return tuple(regions)
+    return extract_regions(defect, threshold, min_area, classes=classes, names=names)
 
 
 def require_equivalence(bundle: Bundle, runtime: Runtime) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import warnings
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +16,11 @@ from torch import nn
 from inspector.bundle.manifest import (
     EQUIVALENCE_INPUTS_NAME,
     EQUIVALENCE_NAME,
-    EquivalenceSpec,
-    InputSpec,
-    Manifest,
     RuntimeSpec,
 )
-from inspector.bundle.store import hash_files, open_bundle, write_manifest
+from inspector.bundle.store import open_bundle, write_manifest
 from inspector.inference.equivalence import check_equivalence
-from training.export import ONNX_FILE, TOLERANCE_REL, TORCH_FILE, BundleInfo, ExportError, library_versions
+from training.export import ONNX_FILE, TOLERANCE_REL, TORCH_FILE, BundleInfo, ExportError, build_manifest
 from training.supervised.models import MAP_OUTPUT, OUTPUTS, SCORE_OUTPUT
 
 REFERENCE_MAPS_FILE = "equivalence_reference_maps.npy"
@@ -85,7 +80,7 @@ def write_supervised_bundle(module: nn.Module, task: str, info: BundleInfo, out:
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if extra:
             extra(staging)
-        write_manifest(staging, _manifest(task, info, staging, runtimes, len(samples), {}))
+        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), {}, task))
         checks = check_equivalence(open_bundle(staging))
         failed = [c for c in checks if not c.passed]
         if failed:
@@ -95,7 +90,7 @@ def write_supervised_bundle(module: nn.Module, task: str, info: BundleInfo, out:
                                                           "map_rel_diff": c.map_rel_diff} for c in checks}
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         diffs = {f"{c.runtime}:{c.device}": c.max_rel_diff for c in checks}
-        write_manifest(staging, _manifest(task, info, staging, runtimes, len(samples), diffs))
+        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs, task))
         open_bundle(staging)
         if out.exists():
             shutil.rmtree(out)
@@ -104,30 +99,3 @@ def write_supervised_bundle(module: nn.Module, task: str, info: BundleInfo, out:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
-
-
-def _manifest(task: str, info: BundleInfo, folder: Path, runtimes: tuple[RuntimeSpec, ...], samples: int,
-              diffs: dict[str, float]) -> Manifest:
-    files = hash_files(folder)
-    created = datetime.now(UTC).replace(microsecond=0)
-    digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:10]
-    pre = info.preprocessing
-    return Manifest(
-        name=info.name,
-        bundle_id=f"{info.name}-{created:%Y%m%dT%H%M%SZ}-{digest}",
-        task=task,
-        architecture=info.architecture,
-        backbone=info.backbone,
-        input=InputSpec(height=pre.height, width=pre.width, mean=pre.mean, std=pre.std, resize=pre.resize),
-        class_names=info.class_names,
-        image_threshold=info.image_threshold,
-        pixel_threshold=info.pixel_threshold,
-        metrics=info.metrics,
-        dataset=info.dataset,
-        versions=library_versions(),
-        created=created,
-        runtimes=runtimes,
-        equivalence=EquivalenceSpec(samples=samples, tolerance_rel=TOLERANCE_REL, max_rel_diff=diffs,
-                                    passed=bool(diffs) and all(v <= TOLERANCE_REL for v in diffs.values())),
-        files=files,
-    )
