@@ -1,7 +1,8 @@
 """Station and recipe configuration: YAML files validated by pydantic, with environment overrides.
 
 Environment: ``INSPECTOR_DATABASE_URL`` overrides ``database.url``; any field can be overridden with
-``INSPECTOR_<SECTION>__<FIELD>`` (for example ``INSPECTOR_CAMERA__KIND=genicam``).
+``INSPECTOR_<SECTION>__<FIELD>`` (for example ``INSPECTOR_CAMERA__KIND=genicam``); an unknown section or field
+is an error. ``INSPECTOR_*`` names without ``__`` (``INSPECTOR_ARTIFACTS``, ...) belong to other commands.
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ def _env_overrides(environ: dict[str, str]) -> dict:
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX):].lower()
+        if name != "database_url" and "__" not in name:
+            continue  # INSPECTOR_ARTIFACTS, INSPECTOR_REVIEW_CLASSES, ...: settings of other commands
         parts = ["database", "url"] if name == "database_url" else name.split("__")
         node = overrides
         for part in parts[:-1]:

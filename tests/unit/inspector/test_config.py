@@ -26,6 +26,17 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert config.database.url == "postgresql://x@h/db" and config.camera.sim.fps == 7.5
 
 
+def test_other_commands_inspector_variables_leave_the_station_config_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("camera: {kind: sim}\n")
+    config = load_station_config(path, environ={"INSPECTOR_ARTIFACTS": "/srv/pictures",
+                                                "INSPECTOR_REVIEW_CLASSES": "crack,dent",
+                                                "INSPECTOR_REQUIRE_SERVICES": "1"})
+    assert config.camera.kind == "sim"
+    with pytest.raises(ConfigError, match="environment overrides.*camra"):
+        load_station_config(path, environ={"INSPECTOR_CAMRA__KIND": "sim"})  # a typo in a section is still named
+
+
 @pytest.mark.parametrize("text, words", [
     ("camera: {sim: {fps: -1}}", ["s.yaml", "camera.sim.fps", "-1", "greater than 0"]),
     ("camera: {kind: usb}", ["camera.kind", "'usb'", "sim", "genicam", "replay"]),
