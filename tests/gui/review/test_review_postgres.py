@@ -12,20 +12,17 @@ from inspector.gui.review.qt_review_window import QtReviewWindow
 from inspector.review.context import ReviewContext
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.orm import ReviewRow
-from tests.conftest import skip_without
-from tests.integration.storage.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER, _reachable, pg_url
+from tests.integration.storage.conftest import pg, pg_url
 from tests.unit.inspector.review.factories import fill
 
 
 def test_review_window_on_postgresql(qtbot, review_template) -> None:
-    reason = _reachable()
-    if reason:
-        skip_without(f"PostgreSQL review window test: {reason}")
+    server = pg()
     import psycopg
 
     _, artifacts, records = review_template
     schema = f"review_gui_{uuid.uuid4().hex[:10]}"
-    connect = dict(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True)
+    connect = dict(server.connect_kwargs(), autocommit=True)
     with psycopg.connect(**connect) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     ctx = None

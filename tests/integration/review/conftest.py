@@ -14,8 +14,7 @@ from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import default_sqlite_url, make_engine, make_session_factory
 from inspector.storage.migrate import upgrade
 from inspector.storage.records import InspectionRecord
-from tests.conftest import skip_without
-from tests.integration.storage.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER, _reachable, pg_url
+from tests.integration.storage.conftest import pg, pg_url
 from tests.unit.inspector.review.factories import fill, make_records
 
 TABLES = ("reviews", "defect_regions", "inspections", "audit_log", "users", "artifacts", "model_bundles", "recipes",
@@ -30,13 +29,11 @@ def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         upgrade(url)
         yield url
         return
-    reason = _reachable()
-    if reason:
-        skip_without(f"PostgreSQL review tests: {reason}")
+    server = pg()
     import psycopg
 
     schema = f"review_test_{uuid.uuid4().hex[:10]}"
-    connect = dict(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True)
+    connect = dict(server.connect_kwargs(), autocommit=True)
     with psycopg.connect(**connect) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 
 from inspector.cli import app
 from inspector.storage.database import make_engine
-from tests.conftest import skip_without
+from tests.integration.storage.conftest import pg
 
 from .conftest import write_station
 
@@ -60,23 +59,16 @@ def test_sim_run_logs_every_inspection_to_sqlite(station_yaml: Path) -> None:
     assert {r["verdict"] for r in rows} == {"PASS", "FAIL"}
 
 
-def _postgres_available() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def postgres_url():
-    if not _postgres_available():
-        skip_without("PostgreSQL is not listening on 127.0.0.1:5432 (run .ci/services)")
+    """A fresh database on the test server (tests/postgres_server.py), dropped afterwards."""
+    server = pg()
     name = f"inspector_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server.url("postgres").replace("postgresql://", "postgresql+psycopg://"),
+                             isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'create database "{name}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    yield server.url(name)
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()

@@ -1,9 +1,8 @@
-"""PostgreSQL on 127.0.0.1:5432 (database ``test``): one throw-away schema per test; a TCP proxy to cut it off."""
+"""PostgreSQL (tests/postgres_server.py): a throw-away schema per test; a TCP proxy to cut it off."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import uuid
@@ -12,51 +11,38 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import skip_without
-
-PG_HOST, PG_PORT = "127.0.0.1", int(os.environ.get("INSPECTOR_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("INSPECTOR_TEST_PG_USER", "postgres")
-PG_DB = "test"  # never the ``postgres`` database
+from tests.postgres_server import PostgresServer, postgres_server
 
 
-def pg_url(port: int = PG_PORT, schema: str | None = None) -> str:
-    options = f"?options=-csearch_path%3D{schema}" if schema else ""
-    return f"postgresql://{PG_USER}@{PG_HOST}:{port}/{PG_DB}{options}"
+def pg() -> PostgresServer:
+    """The test server (127.0.0.1:5432, else a private one); skips, or fails under CI, when there is none."""
+    server = postgres_server()
+    if isinstance(server, str):
+        skip_without(server)
+    return server
 
 
-def _reachable() -> str | None:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            pass
-    except OSError as exc:
-        return f"PostgreSQL not reachable on {PG_HOST}:{PG_PORT} ({exc})"
-    try:
-        import psycopg
-
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, connect_timeout=3):
-            return None
-    except Exception as exc:  # wrong auth, no ``test`` database, ...
-        return f"PostgreSQL on {PG_HOST}:{PG_PORT} refused {PG_USER}@{PG_DB}: {str(exc).splitlines()[0]}"
+def pg_url(port: int | None = None, schema: str | None = None) -> str:
+    return pg().url(port=port, schema=schema)
 
 
 @pytest.fixture(scope="session")
-def postgres() -> None:
-    reason = _reachable()
-    if reason:
-        skip_without(reason)
+def postgres() -> PostgresServer:
+    return pg()
 
 
 @pytest.fixture
-def schema(postgres: None) -> Iterator[str]:
+def schema(postgres: PostgresServer) -> Iterator[str]:
     """A fresh, empty schema in the ``test`` database, dropped (with everything in it) afterwards."""
     import psycopg
 
     name = f"inspector_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as connection:
+    with psycopg.connect(**postgres.connect_kwargs(), autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{name}"')
     try:
         yield name
     finally:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DB, autocommit=True) as connection:
+        with psycopg.connect(**postgres.connect_kwargs(), autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
@@ -119,8 +105,8 @@ class TcpProxy:
 
 
 @pytest.fixture
-def proxy(postgres: None) -> Iterator[TcpProxy]:
-    proxy = TcpProxy((PG_HOST, PG_PORT))
+def proxy(postgres: PostgresServer) -> Iterator[TcpProxy]:
+    proxy = TcpProxy((postgres.host, postgres.port))
     proxy.up()
     yield proxy
     proxy.down()
