@@ -1,4 +1,4 @@
-"""Export a fitted anomaly model as a verified, versioned model bundle."""
+"""Export a fitted model as a verified, versioned model bundle (anomaly here; supervised tasks reuse the staging)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ TOLERANCE_REL = 1e-3
 TORCH_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
 REFERENCE_MAPS_FILE = "equivalence_reference_maps.npy"
+ANOMALY_OUTPUTS = ("pred_score", "anomaly_map")
 _VERSIONED = ("torch", "torchvision", "timm", "anomalib", "onnx", "onnxruntime", "numpy", "opencv-python-headless")
 
 
@@ -71,18 +72,18 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def export_programs(model: nn.Module, folder: Path, example: torch.Tensor) -> tuple[RuntimeSpec, ...]:
-    """Write the torch.export program and the ONNX model for a batch of one image."""
-    module = ExportModule(model).eval()
+def export_programs(module: nn.Module, folder: Path, example: torch.Tensor,
+                    outputs: tuple[str, ...] = ANOMALY_OUTPUTS) -> tuple[RuntimeSpec, ...]:
+    """Write the torch.export program and the ONNX model of an export view (fixed outputs) for one image."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.export.export(module, (example,)).run_decompositions()
         torch.export.save(program, str(folder / TORCH_FILE))
         torch.onnx.export(program, (example,), str(folder / ONNX_FILE), dynamo=True, external_data=False,
-                          input_names=["images"], output_names=["pred_score", "anomaly_map"], verbose=False)
+                          input_names=["images"], output_names=list(outputs), verbose=False)
     return (
-        RuntimeSpec(name="torch", file=TORCH_FILE, format="torch.export", devices=("cpu", "cuda")),
-        RuntimeSpec(name="onnxruntime", file=ONNX_FILE, format="onnx", devices=("cpu",)),
+        RuntimeSpec(name="torch", file=TORCH_FILE, format="torch.export", devices=("cpu", "cuda"), outputs=outputs),
+        RuntimeSpec(name="onnxruntime", file=ONNX_FILE, format="onnx", devices=("cpu",), outputs=outputs),
     )
 
 
@@ -102,32 +103,50 @@ def write_bundle(
     extra: Callable[[Path], None] | None = None,
     overwrite: bool = False,
 ) -> Path:
+    """The anomaly bundle of ``model``; see :func:`stage_bundle`."""
+    return stage_bundle(ExportModule(model).eval(), ANOMALY_OUTPUTS, info, out, samples,
+                        {"scores": np.asarray(reference_scores).tolist()}, reference_maps, extra=extra,
+                        overwrite=overwrite)
+
+
+def stage_bundle(
+    module: nn.Module,
+    outputs: tuple[str, ...],
+    info: BundleInfo,
+    out: Path,
+    samples: np.ndarray,
+    reference: dict,
+    reference_maps: np.ndarray | None,
+    *,
+    task: str = "anomaly",
+    extra: Callable[[Path], None] | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Export runtimes, record and check equivalence on ``samples``, hash every file, then move into ``out``.
 
+    ``reference`` holds the training-time ``scores`` (and, for supervised bundles, which outputs they are).
     ``extra(folder)`` may add files (the evaluation report) before hashing. Nothing appears at ``out``
     unless every runtime reproduces the reference scores within the tolerance.
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise ExportError(f"{out}: already exists; choose another --out or pass --overwrite")
+    samples = np.ascontiguousarray(samples, np.float32)
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        runtimes = export_programs(model, staging, torch.from_numpy(samples[:1]))
-        np.save(staging / EQUIVALENCE_INPUTS_NAME, samples.astype(np.float32), allow_pickle=False)
-        np.save(staging / REFERENCE_MAPS_FILE, reference_maps.astype(np.float32), allow_pickle=False)
-        record = {
-            "tolerance_rel": TOLERANCE_REL,
-            "samples": len(samples),
-            "reference": {"runtime": "eager torch (training time)", "scores": reference_scores.tolist(),
-                          "maps_file": REFERENCE_MAPS_FILE},
-        }
+        runtimes = export_programs(module, staging, torch.from_numpy(samples[:1]), outputs)
+        np.save(staging / EQUIVALENCE_INPUTS_NAME, samples, allow_pickle=False)
+        reference = {"runtime": "eager torch (training time)", **reference, "maps_file": None}
+        if reference_maps is not None:
+            np.save(staging / REFERENCE_MAPS_FILE, reference_maps.astype(np.float32), allow_pickle=False)
+            reference["maps_file"] = REFERENCE_MAPS_FILE
+        record = {"task": task, "tolerance_rel": TOLERANCE_REL, "samples": len(samples), "reference": reference}
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if extra:
             extra(staging)
-        manifest = build_manifest(info, staging, runtimes, len(samples), {})
-        write_manifest(staging, manifest)
+        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), {}, task))
         checks = check_equivalence(open_bundle(staging))
         failed = [c for c in checks if not c.passed]
         if failed:
@@ -142,7 +161,7 @@ def write_bundle(
         }
         (staging / EQUIVALENCE_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         diffs = {f"{c.runtime}:{c.device}": c.max_rel_diff for c in checks}
-        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs))
+        write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs, task))
         open_bundle(staging)
         if out.exists():
             shutil.rmtree(out)
