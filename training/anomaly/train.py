@@ -14,6 +14,7 @@ from inspector.bundle.preprocess import Preprocessing
 from training.anomaly.models import ModelConfig, build_model, fit, predict
 from training.backbones import backbone_spec
 from training.datasets import AnomalyDataset, load_anomaly_dataset
+from training.devices import pick_device
 from training.evaluation import EvalData, calibration_split, evaluate_scores, load_eval_data, write_eval_report
 from training.export import BundleInfo, write_bundle
 from training.metrics import Threshold
@@ -41,15 +42,6 @@ class TrainResult:
     bundle: Path
     metrics: dict
     dataset: AnomalyDataset
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), else the CPU."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} was asked for but CUDA is not available on this machine")
-    return torch.device(requested)
 
 
 def train_anomaly(options: TrainOptions, phases: Phases | None = None) -> TrainResult:

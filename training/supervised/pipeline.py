@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from inspector.bundle.manifest import DatasetSpec, ThresholdSpec
 from inspector.bundle.preprocess import Preprocessing
 from training.backbones import backbone_spec
+from training.devices import pick_device
 from training.export import BundleInfo, ExportError
 from training.progress import Phases
 from training.supervised import report
@@ -60,14 +60,6 @@ class SupervisedResult:
     metrics: dict
     dataset: LabeledDataset
     fit: FitResult
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} was asked for but CUDA is not available on this machine")
-    return torch.device(requested)
 
 
 def checkpoint_dir(out: Path) -> Path:
