@@ -11,7 +11,7 @@ import numpy as np
 from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
-from inspector.inference.equivalence import check_equivalence
+from inspector.inference.equivalence import require_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
 
 
@@ -57,21 +57,12 @@ class AnomalyModel:
         self.pixel_threshold = bundle.manifest.pixel_threshold.value
         self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
         if verify_runtime:
-            self._verify()
+            require_equivalence(bundle, self.runtime)
 
     @classmethod
     def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
              threads: int | None = None) -> AnomalyModel:
         return cls(open_bundle(path), runtime, device, threads=threads)
-
-    def _verify(self) -> None:
-        """Refuse the bundle if this runtime does not reproduce the export-time scores."""
-        for check in check_equivalence(self.bundle, runtimes=(self.runtime.name,)):
-            if check.device == self.runtime.device and not check.passed:
-                raise BundleError(
-                    f"{self.bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
-                    f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
-                )
 
     def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
               min_area: int = 1) -> ModelOutput:

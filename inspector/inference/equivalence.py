@@ -118,3 +118,13 @@ def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -
                 )
             )
     return checks
+
+
+def require_equivalence(bundle: Bundle, runtime: Runtime) -> None:
+    """Refuse the bundle if ``runtime`` does not reproduce the export-time scores."""
+    for check in check_equivalence(bundle, runtimes=(runtime.name,)):
+        if check.device == runtime.device and not check.passed:
+            raise BundleError(
+                f"{bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
+                f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
+            )

@@ -19,7 +19,7 @@ from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
 from inspector.inference.anomaly import extract_regions
-from inspector.inference.equivalence import check_equivalence
+from inspector.inference.equivalence import require_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
 
 SUPERVISED_TASKS = ("classification", "detection", "segmentation")
@@ -80,16 +80,6 @@ def class_regions(defect: np.ndarray, classes: np.ndarray, names: tuple[str, ...
                   min_area: int = 1) -> tuple[DefectRegion, ...]:
     """Connected areas of ``defect >= threshold``; each is named by the majority of ``classes`` inside it."""
     return extract_regions(defect, threshold, min_area, classes=classes, names=names)
-
-
-def require_equivalence(bundle: Bundle, runtime: Runtime) -> None:
-    """Refuse the bundle if ``runtime`` does not reproduce the export-time scores."""
-    for check in check_equivalence(bundle, runtimes=(runtime.name,)):
-        if check.device == runtime.device and not check.passed:
-            raise BundleError(
-                f"{bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
-                f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
-            )
 
 
 class SupervisedModel:
