@@ -12,18 +12,7 @@ from sqlalchemy.orm import Session
 
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.orm import InspectionRow, ReviewRow
-
-LATENCY_ORDER = ("acquire", "inference", "decision", "total")
-
-
-@dataclass(frozen=True)
-class RegionBox:
-    x: int
-    y: int
-    width: int
-    height: int
-    score: float
-    class_name: str
+from inspector.storage.records import LATENCY_KEYS, RegionRecord
 
 
 @dataclass(frozen=True)
@@ -59,7 +48,7 @@ class InspectionDetail:
     truth_defect: str | None
     review_status: str
     review_class: str | None
-    regions: tuple[RegionBox, ...]
+    regions: tuple[RegionRecord, ...]
     reviews: tuple[ReviewEntry, ...]
     image: str  # artifact relpaths under the ArtifactStore root
     heatmap: str | None
@@ -78,7 +67,7 @@ def _latencies(row: InspectionRow) -> dict[str, float]:
              "decision": row.latency_decision_ms, "total": row.latency_total_ms}
     out = {k: float(v) for k, v in named.items() if v is not None}
     out.update({str(k): float(v) for k, v in (row.latencies or {}).items() if isinstance(v, int | float)})
-    order = {k: i for i, k in enumerate(LATENCY_ORDER)}
+    order = {k: i for i, k in enumerate(LATENCY_KEYS)}
     return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], -1 if kv[0] != "total" else 99), kv[0])))
 
 
@@ -98,7 +87,8 @@ def load_detail(sessions: Callable[[], Session], inspection_id: int) -> Inspecti
             verdict=row.verdict, score=row.score, image_threshold=row.image_threshold,
             pixel_threshold=row.pixel_threshold, reasons=tuple(row.reasons or ()), latencies_ms=_latencies(row),
             truth_defect=row.truth_defect, review_status=row.review_status, review_class=row.review_class,
-            regions=tuple(RegionBox(g.x, g.y, g.width, g.height, g.score, g.class_name) for g in row.regions),
+            regions=tuple(RegionRecord(g.x, g.y, g.width, g.height, g.area, g.score, g.class_name)
+                          for g in row.regions),
             reviews=tuple(ReviewEntry(r.id, r.at, r.user.name, r.action, r.class_name, r.comment) for r in reviews),
             image=row.image.relpath, heatmap=row.heatmap.relpath if row.heatmap else None, image_size=size,
         )
