@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -22,6 +21,7 @@ warnings.simplefilter("ignore")
 logging.disable(logging.WARNING)
 
 import torch  # noqa: E402
+from timing import latency_ms  # noqa: E402 - benchmarks/timing.py, beside this script
 
 from inspector.bundle.preprocess import Preprocessing  # noqa: E402
 from inspector.bundle.store import open_bundle  # noqa: E402
@@ -75,17 +75,6 @@ def our_fit(inputs: torch.Tensor, backbone: str, ratio: float):
     model = build_model(config)
     fit(model, config, inputs)
     return model, time.perf_counter() - start
-
-
-def latency_ms(call, runs: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main(args: argparse.Namespace) -> None:

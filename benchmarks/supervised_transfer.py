@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import tempfile
 import time
 import warnings
@@ -24,6 +23,7 @@ logging.disable(logging.WARNING)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import latency_ms  # noqa: E402 - benchmarks/timing.py, beside this script
 
 from inspector.domain.frame import Frame  # noqa: E402
 from inspector.inference.supervised import SupervisedModel  # noqa: E402
@@ -46,17 +46,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-defect", type=int, default=100, help="images per defect type when generating")
     parser.add_argument("--latency-runs", type=int, default=30)
     return parser
-
-
-def latency_ms(call, runs: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def run(task: str, data: Path, out: Path, epochs: int, size: int, pretrained: bool) -> tuple[float, float, object]:
