@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
-from inspector.domain.inspection import DefectRegion, ModelOutput
-from inspector.inference.equivalence import require_equivalence
-from inspector.inference.runtimes import Runtime, load_runtime
+from inspector.domain.inspection import DefectRegion
+from inspector.inference.bundle_model import BundleModel, FrameResult
 
 
 def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1, class_name: str = "anomaly",
@@ -43,47 +38,15 @@ def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1
     return tuple(regions)
 
 
-class AnomalyModel:
+class AnomalyModel(BundleModel):
     """One loaded, verified anomaly bundle on one runtime."""
 
-    def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
-                 verify_runtime: bool = True, threads: int | None = None) -> None:
-        if bundle.manifest.task != "anomaly":
-            raise BundleError(f"{bundle.root}: task {bundle.manifest.task!r} is not an anomaly bundle")
-        self.bundle = bundle
-        self.id = bundle.manifest.bundle_id
-        self.preprocessing = bundle.preprocessing
-        self.image_threshold = bundle.manifest.image_threshold.value
-        self.pixel_threshold = bundle.manifest.pixel_threshold.value
-        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
-        if verify_runtime:
-            require_equivalence(bundle, self.runtime)
+    TASKS = ("anomaly",)
+    KIND = "an anomaly bundle"
 
-    @classmethod
-    def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
-             threads: int | None = None) -> AnomalyModel:
-        return cls(open_bundle(path), runtime, device, threads=threads)
-
-    def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
-              min_area: int = 1) -> ModelOutput:
-        """Score one frame; the anomaly map comes back at frame size. Errors become ``ModelOutput.error``."""
-        start = time.perf_counter()
-        pixel = self.pixel_threshold if pixel_threshold is None else pixel_threshold
-        image = self.image_threshold if image_threshold is None else image_threshold
-        try:
-            batch = self.preprocessing(frame.image)[None]
-            raw = self.runtime(batch)
-            score = float(raw.scores[0])
-            if not np.isfinite(score):
-                raise ValueError(f"model returned a non-finite score ({score})")
-            small = raw.maps[0]
-            anomaly_map = cv2.resize(small, (frame.width, frame.height), interpolation=cv2.INTER_LINEAR)
-            regions = extract_regions(anomaly_map, pixel, min_area)
-        except Exception as exc:  # noqa: BLE001 - a failed model is a FAIL with the reason, never a crash
-            return ModelOutput(model=self.id, score=None, error=f"{type(exc).__name__}: {exc}",
-                               image_threshold=image, pixel_threshold=pixel,
-                               latency_ms=(time.perf_counter() - start) * 1000)
-        return ModelOutput(
-            model=self.id, score=score, anomaly_map=anomaly_map.astype(np.float32), image_threshold=image,
-            pixel_threshold=pixel, regions=regions, latency_ms=(time.perf_counter() - start) * 1000,
-        )
+    def run_frame(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
+        """Score and anomaly map (at frame size) with the regions over the pixel threshold."""
+        raw = self.runtime(self.preprocessing(frame.image)[None])
+        anomaly_map = cv2.resize(raw.maps[0], (frame.width, frame.height), interpolation=cv2.INTER_LINEAR)
+        return FrameResult(float(raw.scores[0]), anomaly_map.astype(np.float32), (),
+                           extract_regions(anomaly_map, pixel_threshold, min_area))

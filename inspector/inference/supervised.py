@@ -9,18 +9,14 @@
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import cv2
 import numpy as np
 
-from inspector.bundle.store import Bundle, BundleError, open_bundle
+from inspector.bundle.store import Bundle
 from inspector.domain.frame import Frame
-from inspector.domain.inspection import DefectRegion, ModelOutput
+from inspector.domain.inspection import DefectRegion
 from inspector.inference.anomaly import extract_regions
-from inspector.inference.equivalence import require_equivalence
-from inspector.inference.runtimes import Runtime, load_runtime
+from inspector.inference.bundle_model import BundleModel, FrameResult
 
 SUPERVISED_TASKS = ("classification", "detection", "segmentation")
 NMS_IOU = 0.5
@@ -82,55 +78,28 @@ def class_regions(defect: np.ndarray, classes: np.ndarray, names: tuple[str, ...
     return extract_regions(defect, threshold, min_area, classes=classes, names=names)
 
 
-class SupervisedModel:
+class SupervisedModel(BundleModel):
     """One loaded, verified classification, detection or segmentation bundle on one runtime."""
+
+    TASKS = SUPERVISED_TASKS
+    KIND = f"a supervised bundle ({', '.join(SUPERVISED_TASKS)})"
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
                  verify_runtime: bool = True, threads: int | None = None) -> None:
-        task = bundle.manifest.task
-        if task not in SUPERVISED_TASKS:
-            raise BundleError(f"{bundle.root}: task {task!r} is not a supervised bundle "
-                              f"({', '.join(SUPERVISED_TASKS)})")
-        self.bundle, self.task = bundle, task
-        self.id = bundle.manifest.bundle_id
+        super().__init__(bundle, runtime, device, verify_runtime, threads)
         self.class_names = tuple(bundle.manifest.class_names)
-        self.preprocessing = bundle.preprocessing
-        self.image_threshold = bundle.manifest.image_threshold.value
-        self.pixel_threshold = bundle.manifest.pixel_threshold.value
-        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
         self._outputs = bundle.manifest.runtime(self.runtime.name).outputs
-        if verify_runtime:
-            require_equivalence(bundle, self.runtime)
-
-    @classmethod
-    def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
-             threads: int | None = None) -> SupervisedModel:
-        return cls(open_bundle(path), runtime, device, threads=threads)
 
     def raw(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """The runtime's named outputs for one RGB uint8 image (batch axis dropped)."""
         outputs = self.runtime.run_raw(self.preprocessing(image)[None])
         return {name: np.asarray(out)[0] for name, out in zip(self._outputs, outputs, strict=True)}
 
-    def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
-              min_area: int = 1) -> ModelOutput:
-        """Classes and class-named regions for one frame. Errors become ``ModelOutput.error``."""
-        start = time.perf_counter()
-        pixel = self.pixel_threshold if pixel_threshold is None else pixel_threshold
-        image = self.image_threshold if image_threshold is None else image_threshold
-        try:
-            raw = self.raw(frame.image)
-            run = {"classification": self._classify, "detection": self._detect, "segmentation": self._segment}
-            score, classes, regions, heatmap = run[self.task](raw, frame, pixel, min_area)
-            if not np.isfinite(score):
-                raise ValueError(f"model returned a non-finite score ({score})")
-        except Exception as exc:  # noqa: BLE001 - a failed model is a FAIL with the reason, never a crash
-            return ModelOutput(model=self.id, score=None, error=f"{type(exc).__name__}: {exc}",
-                               image_threshold=image, pixel_threshold=pixel,
-                               latency_ms=(time.perf_counter() - start) * 1000)
-        return ModelOutput(model=self.id, score=score, anomaly_map=heatmap, image_threshold=image,
-                           pixel_threshold=pixel, classes=classes, regions=regions,
-                           latency_ms=(time.perf_counter() - start) * 1000)
+    def run_frame(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
+        """Classes and class-named regions; segmentation also gives its defect probability as the map."""
+        run = {"classification": self._classify, "detection": self._detect, "segmentation": self._segment}
+        score, classes, regions, heatmap = run[self.task](self.raw(frame.image), frame, pixel_threshold, min_area)
+        return FrameResult(score, heatmap, classes, regions)
 
     def _classify(self, raw: dict, frame: Frame, pixel: float, min_area: int):
         probs = raw["probs"].astype(np.float64)

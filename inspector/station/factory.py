@@ -12,6 +12,7 @@ from inspector.config import ConfigError, StationConfig, load_recipe
 from inspector.domain.camera import Camera, CameraError
 from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
+from inspector.inference.bundle_model import BundleModel
 from inspector.inference.supervised import SupervisedModel
 from inspector.station.loop import LoopSettings, Station
 from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
@@ -69,7 +70,7 @@ def make_camera(config: StationConfig, override: str | None = None) -> Camera:
 
 
 def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
-                threads: int | None = None) -> list[AnomalyModel | SupervisedModel]:
+                threads: int | None = None) -> list[BundleModel]:
     """Open and verify each recipe bundle; the manifest task picks the anomaly or the supervised runner."""
     models = []
     for rule in recipe.models:
@@ -86,7 +87,7 @@ def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
     return models
 
 
-def register_bundles(url: str, models: list[AnomalyModel]) -> None:
+def register_bundles(url: str, models: list[BundleModel]) -> None:
     engine = make_engine(url)
     try:
         with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
@@ -104,7 +105,7 @@ class StationParts:
     station: Station
     writer: InspectionWriter
     url: str
-    models: list[AnomalyModel]
+    models: list[BundleModel]
 
 
 def build_station(config: StationConfig, camera_override: str | None = None) -> StationParts:
