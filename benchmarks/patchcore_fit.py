@@ -131,7 +131,8 @@ def main(args: argparse.Namespace) -> None:
 
 def export_for_latency(model, pre: Preprocessing, inputs: torch.Tensor, out: Path) -> Path:
     from inspector.bundle.manifest import DatasetSpec, ThresholdSpec
-    from training.export import BundleInfo, write_bundle
+    from inspector.bundle.writer import BundleInfo
+    from training.export import write_bundle
 
     scored = predict(model, inputs[:2])
     threshold = ThresholdSpec(value=0.0, method="fixed", detail="benchmark only")

@@ -28,9 +28,9 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from inspector.bundle.store import BundleError
+    from inspector.bundle.writer import ExportError
     from training.backbones import BackboneError
     from training.datasets import DatasetError
-    from training.export import ExportError
 
     return (UserError, BundleError, BackboneError, DatasetError, ExportError, ValueError, FileNotFoundError)
 

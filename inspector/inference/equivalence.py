@@ -1,33 +1,15 @@
-"""Re-run a bundle's fixed sample set through each runtime and compare with the export-time scores.
+"""Re-run a bundle's fixed sample set through a runtime and compare with the export-time scores.
 
-Anomaly bundles compare ``pred_score`` (and ``anomaly_map``). Supervised bundles name, in the record's
-``reference.score_output`` and ``reference.map_output``, which of ``RuntimeSpec.outputs`` is compared as the
-score (class probabilities, top-K box scores, ...) and which as the map (boxes, probability maps).
+The record and its types live in :mod:`inspector.bundle.equivalence`; this module scores runtimes against it.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 import numpy as np
 
-from inspector.bundle.manifest import EQUIVALENCE_INPUTS_NAME, EQUIVALENCE_NAME
+from inspector.bundle.equivalence import EquivalenceSet, RuntimeCheck, read_equivalence
 from inspector.bundle.store import Bundle, BundleError
-from inspector.inference.runtimes import Runtime, load_runtime
-
-
-@dataclass(frozen=True)
-class RuntimeCheck:
-    runtime: str
-    device: str
-    max_rel_diff: float
-    map_rel_diff: float
-    tolerance_rel: float
-
-    @property
-    def passed(self) -> bool:
-        return self.max_rel_diff <= self.tolerance_rel
+from inspector.inference.runtimes import Runtime, cuda_available, load_runtime
 
 
 def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
@@ -68,63 +50,43 @@ def score_outputs(runtime: Runtime, inputs: np.ndarray, outputs: tuple[str, ...]
     return np.concatenate(scores), (np.concatenate(maps) if maps else None)
 
 
-def load_record(bundle: Bundle) -> tuple[dict, np.ndarray]:
-    record_path = bundle.path(EQUIVALENCE_NAME)
-    inputs_path = bundle.path(EQUIVALENCE_INPUTS_NAME)
-    for path in (record_path, inputs_path):
-        if not path.is_file():
-            raise BundleError(f"{path}: equivalence record missing")
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    inputs = np.load(inputs_path, allow_pickle=False)
-    return record, inputs
+def check_runtime(bundle: Bundle, runtime: Runtime, samples: EquivalenceSet | None = None) -> RuntimeCheck:
+    """Score the recorded samples with this (already loaded) runtime and compare with the record."""
+    samples = samples or read_equivalence(bundle)
+    reference = samples.record.reference
+    if reference.score_output is None:
+        scores, maps = score_runtime(runtime, samples.inputs)
+    else:
+        outputs = bundle.manifest.runtime(runtime.name).outputs
+        scores, maps = score_outputs(runtime, samples.inputs, outputs, reference.score_output, reference.map_output)
+    expected = samples.reference_scores
+    if scores.shape != expected.shape:
+        raise BundleError(f"{bundle.root}: runtime {runtime.name} gives {scores.size} scores for the "
+                          f"{expected.size} recorded")
+    map_diff = 0.0 if maps is None or samples.reference_maps is None else map_difference(maps, samples.reference_maps)
+    return RuntimeCheck(runtime.name, runtime.device, relative_difference(scores, expected), map_diff,
+                        samples.record.tolerance_rel)
 
 
 def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -> list[RuntimeCheck]:
-    """Score the stored sample set with each runtime (CPU, plus CUDA when present) against the record."""
-    record, inputs = load_record(bundle)
-    reference = record["reference"]
-    reference_scores = np.asarray(reference["scores"], np.float32).reshape(-1)
-    maps_file = reference.get("maps_file")
-    reference_maps = np.load(bundle.path(maps_file), allow_pickle=False) if maps_file else None
-    score_output = reference.get("score_output")
-    tolerance = float(record["tolerance_rel"])
+    """Load and check each runtime of the bundle (CPU, plus CUDA when present) against the record."""
+    samples = read_equivalence(bundle)
     names = runtimes or tuple(spec.name for spec in bundle.manifest.runtimes)
     checks = []
     for name in names:
-        devices = bundle.manifest.runtime(name).devices
-        for device in devices:
-            if device == "cuda":
-                from inspector.inference.runtimes import cuda_available
-
-                if not cuda_available():
-                    continue
-            runtime = load_runtime(bundle, name, device=device)
-            if score_output is None:
-                scores, maps = score_runtime(runtime, inputs)
-            else:
-                outputs = bundle.manifest.runtime(name).outputs
-                scores, maps = score_outputs(runtime, inputs, outputs, score_output, reference.get("map_output"))
-            if scores.shape != reference_scores.shape:
-                raise BundleError(f"{bundle.root}: runtime {name} gives {scores.size} scores for the "
-                                  f"{reference_scores.size} recorded")
-            checks.append(
-                RuntimeCheck(
-                    runtime=name,
-                    device=device,
-                    max_rel_diff=relative_difference(scores, reference_scores),
-                    map_rel_diff=(0.0 if maps is None or reference_maps is None
-                                  else map_difference(maps, reference_maps)),
-                    tolerance_rel=tolerance,
-                )
-            )
+        for device in bundle.manifest.runtime(name).devices:
+            if device == "cuda" and not cuda_available():
+                continue
+            checks.append(check_runtime(bundle, load_runtime(bundle, name, device=device), samples))
     return checks
 
 
-def require_equivalence(bundle: Bundle, runtime: Runtime) -> None:
-    """Refuse the bundle if ``runtime`` does not reproduce the export-time scores."""
-    for check in check_equivalence(bundle, runtimes=(runtime.name,)):
-        if check.device == runtime.device and not check.passed:
-            raise BundleError(
-                f"{bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
-                f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
-            )
+def require_equivalence(bundle: Bundle, runtime: Runtime) -> RuntimeCheck:
+    """Refuse the bundle if the runtime the station will run does not reproduce the export-time scores."""
+    check = check_runtime(bundle, runtime)
+    if not check.passed:
+        raise BundleError(
+            f"{bundle.root}: runtime {check.runtime} on {check.device} differs from the recorded "
+            f"scores by {check.max_rel_diff:.2e} (tolerance {check.tolerance_rel:.0e})"
+        )
+    return check

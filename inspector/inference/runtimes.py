@@ -135,13 +135,3 @@ def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None, 
     if name == "onnxruntime":
         return OnnxRuntime(bundle, spec, threads=threads)
     raise BundleError(f"{bundle.root}: runtime {name!r} is not supported by this station")
-
-
-def run_batched(runtime: Runtime, inputs: np.ndarray, batch_size: int) -> RawOutput:
-    """Run ``inputs`` through ``runtime`` in fixed-size batches (the last one may be smaller)."""
-    scores, maps = [], []
-    for start in range(0, len(inputs), batch_size):
-        out = runtime(inputs[start : start + batch_size])
-        scores.append(out.scores)
-        maps.append(out.maps)
-    return RawOutput(np.concatenate(scores), np.concatenate(maps))

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.export import BundleInfo, stage_bundle
+from inspector.bundle.equivalence import Reference
+from inspector.bundle.writer import BundleInfo
+from training.export import write_programs
 from training.supervised.models import MAP_OUTPUT, OUTPUTS, SCORE_OUTPUT
 
 
@@ -30,10 +32,11 @@ def reference_outputs(module: nn.Module, task: str, samples: np.ndarray) -> tupl
 def write_supervised_bundle(module: nn.Module, task: str, info: BundleInfo, out: Path, samples: np.ndarray, *,
                             extra: Callable[[Path], None] | None = None, overwrite: bool = False) -> Path:
     """Export both runtimes, record the reference outputs of ``samples``, check every runtime against them within
-    the tolerance, hash every file and only then move the bundle into ``out`` (:func:`training.export.stage_bundle`)."""
+    the tolerance, hash every file and only then move the bundle into ``out`` (``inspector.bundle.writer``)."""
     module = module.cpu().eval()
     samples = np.ascontiguousarray(samples, np.float32)
     scores, maps = reference_outputs(module, task, samples)
-    reference = {"score_output": SCORE_OUTPUT[task], "scores": scores.tolist(), "map_output": MAP_OUTPUT[task]}
-    return stage_bundle(module, OUTPUTS[task], info, out, samples, reference, maps, task=task, extra=extra,
-                        overwrite=overwrite)
+    reference = Reference(scores=scores.astype(np.float64).tolist(), score_output=SCORE_OUTPUT[task],
+                          map_output=MAP_OUTPUT[task])
+    return write_programs(module, OUTPUTS[task], info, out, samples, reference, maps, task=task, extra=extra,
+                          overwrite=overwrite)

@@ -12,9 +12,9 @@ import numpy as np
 
 from inspector.bundle.manifest import DatasetSpec, ThresholdSpec
 from inspector.bundle.preprocess import Preprocessing
+from inspector.bundle.writer import BundleInfo, ExportError
 from training.backbones import backbone_spec
 from training.devices import pick_device
-from training.export import BundleInfo, ExportError
 from training.progress import Phases
 from training.supervised import report
 from training.supervised.data import LabeledDataset

@@ -1,0 +1,78 @@
+"""The start-up equivalence check scores the runtime the station will run, once, against the typed record."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspector.bundle.equivalence import EquivalenceRecord, read_equivalence
+from inspector.bundle.manifest import EQUIVALENCE_NAME
+from inspector.bundle.store import Bundle, BundleError, hash_files, open_bundle, read_manifest, write_manifest
+from inspector.inference import equivalence
+from inspector.inference.anomaly import AnomalyModel
+from inspector.inference.runtimes import RawOutput, load_runtime
+
+pytestmark = pytest.mark.slow
+
+
+class Counting:
+    """A runtime seen through a counter; ``scale`` perturbs its scores (a runtime that drifted)."""
+
+    def __init__(self, runtime, scale: float = 1.0) -> None:
+        self.inner, self.scale, self.calls = runtime, scale, 0
+        self.name, self.device = runtime.name, runtime.device
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        self.calls += 1
+        out = self.inner(batch)
+        return RawOutput(out.scores * self.scale, out.maps)
+
+    def run_raw(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self.inner.run_raw(batch)
+
+
+def test_the_check_scores_the_given_runtime_and_loads_no_other(tiny_bundle: Path, monkeypatch) -> None:
+    bundle = open_bundle(tiny_bundle)
+    runtime = Counting(load_runtime(bundle, "onnxruntime"))
+    monkeypatch.setattr(equivalence, "load_runtime", lambda *a, **k: pytest.fail("loaded another runtime"))
+    check = equivalence.require_equivalence(bundle, runtime)
+    samples = read_equivalence(bundle).record.samples
+    assert check.passed and check.key == "onnxruntime:cpu" and runtime.calls == samples
+
+
+def test_a_runtime_that_drifted_is_refused_even_when_a_fresh_one_would_pass(tiny_bundle: Path) -> None:
+    bundle = open_bundle(tiny_bundle)
+    drifted = Counting(load_runtime(bundle, "onnxruntime"), scale=1.01)
+    with pytest.raises(BundleError, match="onnxruntime on cpu differs"):
+        equivalence.require_equivalence(bundle, drifted)
+
+
+def test_a_bound_model_is_loaded_and_checked_once(tiny_bundle: Path, monkeypatch) -> None:
+    loads = []
+    real = load_runtime
+    monkeypatch.setattr("inspector.inference.bundle_model.load_runtime",
+                        lambda *a, **k: loads.append(a[1:]) or real(*a, **k))
+    monkeypatch.setattr(equivalence, "load_runtime", lambda *a, **k: pytest.fail("loaded another runtime"))
+    model = AnomalyModel.open(tiny_bundle, "onnxruntime", image_threshold=7.0, min_area=25)
+    assert loads == [("onnxruntime", None, None)]
+    assert (model.image_threshold, model.min_area) == (7.0, 25)
+    assert model.pixel_threshold == model.bundle.manifest.pixel_threshold.value
+
+
+def test_the_record_is_typed_and_a_malformed_one_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    record = read_equivalence(open_bundle(tiny_bundle)).record
+    assert isinstance(record, EquivalenceRecord) and record.task == "anomaly" and record.reference.scores
+    assert set(record.runtimes) == {"torch:cpu", "onnxruntime:cpu"}
+    copy = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, copy)
+    data = json.loads((copy / EQUIVALENCE_NAME).read_text())
+    data["reference"]["scores"] = "lots"
+    (copy / EQUIVALENCE_NAME).write_text(json.dumps(data))
+    manifest = read_manifest(copy)
+    write_manifest(copy, manifest.model_copy(update={"files": hash_files(copy)}))
+    with pytest.raises(BundleError, match=r"equivalence.json: not a valid equivalence record \(field 'reference"):
+        read_equivalence(Bundle(copy, read_manifest(copy)))
