@@ -41,9 +41,10 @@ def evaluate_bundle(
         Threshold(**manifest.image_threshold.model_dump()),
         Threshold(**manifest.pixel_threshold.model_dump()),
     )
-    metrics, image_thr, _ = evaluate_scores(test, scores_arr, maps_arr, thresholds=thresholds, baseline_train=train)
+    metrics, image_thr, pixel_thr = evaluate_scores(test, scores_arr, maps_arr, thresholds=thresholds,
+                                                    baseline_train=train)
     metrics["bundle"] = {"bundle_id": manifest.bundle_id, "runtime": engine.name, "device": engine.device}
     metrics["dataset"] = {"root": str(data), "category": dataset.category, "fingerprint": dataset.fingerprint(),
                           "skipped": [str(i) for i in dataset.issues]}
-    write_eval_report(report, metrics, test, scores_arr, maps_arr, image_thr.value)
+    write_eval_report(report, metrics, test, scores_arr, maps_arr, image_thr.value, pixel_thr.value)
     return metrics

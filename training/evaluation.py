@@ -136,7 +136,8 @@ def baseline_metrics(train: EvalData, test: EvalData) -> dict:
 
 
 def write_eval_report(
-    folder: Path, metrics: dict, test: EvalData, scores: np.ndarray, maps: np.ndarray, threshold: float
+    folder: Path, metrics: dict, test: EvalData, scores: np.ndarray, maps: np.ndarray, threshold: float,
+    pixel_threshold: float | None = None,
 ) -> list[Path]:
     baseline = metrics.get("baseline")
     stored = {k: v for k, v in metrics.items() if k != "baseline"}
@@ -152,4 +153,5 @@ def write_eval_report(
         masks=list(test.masks),
         names=test.names,
         baseline=baseline,
+        pixel_threshold=pixel_threshold,
     )

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
+from inspector.render import colour_scale, overlay  # noqa: E402
 from training.metrics import _jsonable, image_auroc  # noqa: E402
 
 DPI = 100
@@ -28,12 +29,14 @@ _ARRAY_KEYS = ("scores", "maps", "labels")  # baseline entries that are data, no
 def write_report(out_dir: Path, metrics: dict, scores: np.ndarray, labels: np.ndarray,
                  class_names: Sequence[str], threshold: float, images: Sequence[np.ndarray] | None = None,
                  maps: Sequence[np.ndarray] | None = None, masks: Sequence[np.ndarray] | None = None,
-                 names: Sequence[str] | None = None, baseline: dict | None = None) -> list[Path]:
+                 names: Sequence[str] | None = None, baseline: dict | None = None,
+                 pixel_threshold: float | None = None) -> list[Path]:
     """Write the report files into ``out_dir`` and return their paths.
 
     ``class_names[i]`` is the defect type of sample ``i`` ("good", "scratch", ...). ``baseline`` holds
     baseline metrics, optionally with ``scores`` (same order as ``scores``) and a display ``name``.
-    The heat-map grid is written only when ``images`` are given.
+    The heat-map grid is written only when ``images`` are given; its heat is drawn by the station's renderer,
+    scaled from ``pixel_threshold`` as the operator and QA see it.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +61,7 @@ def write_report(out_dir: Path, metrics: dict, scores: np.ndarray, labels: np.nd
             if seq is not None and len(seq) != scores.size:
                 raise ValueError(f"{what} has {len(seq)} entries for {scores.size} scores")
         paths.append(_plot_grid(out_dir / "heatmap_grid.png", scores, labels, class_names, threshold,
-                                images, maps, masks, names))
+                                images, maps, masks, names, pixel_threshold))
     return paths
 
 
@@ -146,23 +149,22 @@ def _to_rgb(image: np.ndarray) -> np.ndarray:
     return img
 
 
-def _plot_grid(path: Path, scores, labels, class_names, threshold, images, maps, masks, names) -> Path:
+def _plot_grid(path: Path, scores, labels, class_names, threshold, images, maps, masks, names,
+               pixel_threshold: float | None) -> Path:
     picked = _pick_hard_cases(scores, labels)
     rows = max(1, -(-len(picked) // GRID_COLS))
     fig, axes = plt.subplots(rows, GRID_COLS, figsize=(3.2 * GRID_COLS, 3.5 * rows + 0.6), squeeze=False)
-    if maps is not None and picked:  # one colour scale for every tile, so tiles compare
-        shown = np.concatenate([np.asarray(maps[i], np.float32).ravel() for i in picked])
-        vmin, vmax = float(np.percentile(shown, 1)), float(np.percentile(shown, 99.9))
-        vmax = vmax if vmax > vmin else vmin + 1.0
     for ax in axes.ravel():
         ax.axis("off")
+    scale = None
     for ax, i in zip(axes.ravel(), picked, strict=False):
         img = _to_rgb(images[i])
         h, w = img.shape[:2]
-        ax.imshow(img)
         if maps is not None:
-            m = cv2.resize(np.asarray(maps[i], np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-            ax.imshow(m, cmap="jet", alpha=0.45, vmin=vmin, vmax=vmax)
+            heat = np.asarray(maps[i], np.float32)
+            scale = colour_scale(heat, pixel_threshold)
+            img = overlay(img, heat, scale)
+        ax.imshow(img)
         if masks is not None and masks[i] is not None and np.any(masks[i]):
             g = cv2.resize(np.asarray(masks[i], np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
             ax.contour(g, levels=[0.5], colors="white", linewidths=1.5)
@@ -173,8 +175,9 @@ def _plot_grid(path: Path, scores, labels, class_names, threshold, images, maps,
                      fontsize=10, color="crimson" if wrong else "black")
     heading = "Hardest cases: highest-scoring goods, lowest-scoring defects"
     sub = f"threshold {threshold:.4g}; red title = wrong decision"
-    if maps is not None:
-        sub += f"; heat scale shared, {vmin:.3g} (blue) to {vmax:.3g} (red); white outline = defect mask"
+    if maps is not None and scale is not None:
+        basis = f"pixel threshold {scale:.3g}" if pixel_threshold else f"half the map maximum ({scale:.3g})"
+        sub += f"; heat as the station shows it: orange at the {basis}, red at 1.2x; white outline = defect mask"
     fig.suptitle(f"{heading}\n{sub}", fontsize=11)
     return _save(fig, path)
 

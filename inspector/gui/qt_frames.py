@@ -14,36 +14,21 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
 from inspector.domain.inspection import Inspection
+from inspector.render import DEFAULT_OPACITY, as_rgb, heatmap_of, overlay
 
 BOX_RGB = (255, 214, 0)
 PASS_RGB, FAIL_RGB, EMPTY_RGB, STRIP_BG = "#14a44d", "#dc2f2f", "#2a313b", "#171c23"
 SLOT_W, SLOT_H, SLOT_GAP, BAR_H = 120, 142, 8, 24
 
 
-def anomaly_of(inspection: Inspection) -> tuple[np.ndarray, float] | None:
-    """The first anomaly map and its pixel threshold (half the archive's colour scale when none is set)."""
-    for output in inspection.outputs:
-        if output.anomaly_map is not None:
-            threshold = output.pixel_threshold or float(output.anomaly_map.max()) / 2
-            return output.anomaly_map, threshold if threshold > 0 else 1.0
-    return None
-
-
-def compose_overlay(inspection: Inspection, heatmap: bool = True, opacity: float = 0.5,
+def compose_overlay(inspection: Inspection, heatmap: bool = True, opacity: float = DEFAULT_OPACITY,
                     size: tuple[int, int] | None = None) -> np.ndarray:
-    """HxWx4 uint8 (BGRA, for ``Format_RGB32``): the frame with the heatmap over the defects and the defect
-    boxes, scaled to fit ``size`` (width, height)."""
+    """HxWx4 uint8 (BGRA, for ``Format_RGB32``): the frame with the heatmap (the archive's renderer) and the
+    defect boxes, scaled to fit ``size`` (width, height)."""
     image = inspection.frame.image
     h, w = image.shape[:2]
-    found = anomaly_of(inspection)
-    if heatmap and found is not None and opacity > 0:
-        amap, threshold = found
-        ratio = amap.astype(np.float32, copy=False) / threshold  # 1.0 at the pixel threshold
-        # jet from blue (0.6 x threshold) through orange (at it) to red (1.2 x); clear below 0.75 x threshold
-        levels = np.clip((ratio - 0.6) / 0.6, 0.0, 1.0)
-        colour = cv2.applyColorMap((levels * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-        alpha = (opacity * np.clip((ratio - 0.75) / 0.25, 0.0, 1.0))[..., None]
-        image = (image * (1.0 - alpha) + colour * alpha).astype(np.uint8)
+    found = heatmap_of(inspection.outputs) if heatmap else None
+    image = overlay(image, *found, opacity=opacity) if found is not None else as_rgb(image)
     scale = min(size[0] / w, size[1] / h) if size else 1.0
     if scale > 0 and abs(scale - 1.0) > 1e-3:
         interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA

@@ -1,4 +1,4 @@
-"""Content-addressed artifacts on disk (PNG images, heatmaps, thumbnails) and the pictures stored there."""
+"""Content-addressed artifacts on disk (PNG images, heatmap overlays, thumbnails)."""
 
 from __future__ import annotations
 
@@ -148,35 +148,6 @@ class ArtifactStore:
         except (OSError, ValueError):
             return False
         return digest.hexdigest() == sha
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.ndim == 3 and image.shape[2] == 1:
-        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
-    return image
-
-
-def heatmap_overlay(image: np.ndarray, anomaly_map: np.ndarray, vmax: float | None = None,
-                    alpha: float = 0.45, vmin: float = 0.0) -> np.ndarray:
-    """The anomaly map in the jet colormap blended over the image: HxWx3 RGB uint8 at the image's size.
-
-    Scores are scaled linearly from ``vmin`` to ``vmax`` (the map's maximum when None); pass a fixed
-    ``vmax`` so that colours mean the same thing on every frame.
-    """
-    rgb = _as_rgb(np.asarray(image, dtype=np.uint8))
-    scores = np.asarray(anomaly_map, dtype=np.float32)
-    if scores.ndim == 3:
-        scores = scores.squeeze()
-    if scores.shape != rgb.shape[:2]:
-        scores = cv2.resize(scores, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-    top = float(np.nanmax(scores)) if vmax is None else float(vmax)
-    span = max(top - vmin, 1e-12)
-    levels = np.clip(np.nan_to_num((scores - vmin) / span), 0.0, 1.0)
-    colour = cv2.applyColorMap((levels * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    colour = cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
-    return cv2.addWeighted(rgb, 1.0 - alpha, colour, alpha, 0.0)
 
 
 def thumbnail(image: np.ndarray, max_side: int = 128) -> np.ndarray:

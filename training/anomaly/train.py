@@ -11,12 +11,13 @@ import torch
 
 from inspector.bundle.manifest import DatasetSpec, ThresholdSpec
 from inspector.bundle.preprocess import Preprocessing
+from inspector.bundle.writer import BundleInfo
 from training.anomaly.models import ModelConfig, build_model, fit, predict
 from training.backbones import backbone_spec
 from training.datasets import AnomalyDataset, load_anomaly_dataset
 from training.devices import pick_device
 from training.evaluation import EvalData, calibration_split, evaluate_scores, load_eval_data, write_eval_report
-from training.export import BundleInfo, write_bundle
+from training.export import write_bundle
 from training.metrics import Threshold
 from training.progress import Phases
 
@@ -108,7 +109,7 @@ def train_anomaly(options: TrainOptions, phases: Phases | None = None) -> TrainR
         scored.scores[picks],
         scored.maps[picks],
         extra=lambda folder: write_eval_report(folder / "report", evaluated, test, scored.scores, scored.maps,
-                                               image_thr.value),
+                                               image_thr.value, pixel_thr.value),
         overwrite=options.overwrite,
     )
     export_task(1, 1)

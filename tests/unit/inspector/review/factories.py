@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 from sqlalchemy.orm import Session
 
-from inspector.storage.archive import ArtifactStore, heatmap_overlay, thumbnail
-from inspector.storage.records import InspectionRecord, RegionRecord
+from inspector.render import overlay
+from inspector.storage.archive import ArtifactStore, thumbnail
+from inspector.storage.records import InspectionRecord, ModelRecord, RegionRecord
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 from inspector.synthetic import render
 
@@ -49,7 +50,7 @@ def make_record(i: int, store: ArtifactStore, size: int = 96) -> InspectionRecor
     heat = None
     if score is not None:
         smooth = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 4) * score
-        heat = store.put_png(heatmap_overlay(sample.image, smooth + rng.random((size, size)) * 0.08, 1.0), "heatmap")
+        heat = store.put_png(overlay(sample.image, smooth + rng.random((size, size)) * 0.08, 0.4), "heatmap")
     reasons = ("no model output: fail safe",) if score is None else (
         (f"score {score:.2f} >= {THRESHOLD:.2f}",) if verdict == "FAIL" else ())
     return InspectionRecord(
@@ -58,6 +59,9 @@ def make_record(i: int, store: ArtifactStore, size: int = 96) -> InspectionRecor
         acquired_at=(START + STEP * i).timestamp(), verdict=verdict, image=image, reasons=reasons, score=score,
         image_threshold=None if score is None else THRESHOLD, pixel_threshold=None if score is None else 0.4,
         bundle_id=bundle, latencies_ms={"acquire": 1.5, "inference": 18.0 + i % 5, "decision": 0.3, "total": 21.0},
+        reason_codes=("score_over_threshold",) if verdict == "FAIL" and score is not None else (),
+        models=() if bundle is None else (ModelRecord(0, bundle, score, None if score is None else THRESHOLD,
+                                                      None if score is None else 0.4, None, 18.0 + i % 5),),
         truth_defective=defect is not None, truth_defect=defect, heatmap=heat,
         thumbnail=store.put_png(thumbnail(sample.image, 48), "thumbnail"), regions=regions)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspector.storage.archive import ArtifactStore, heatmap_overlay, thumbnail
+from inspector.storage.archive import ArtifactStore, thumbnail
 
 
 def image(seed: int = 0, shape: tuple[int, ...] = (64, 48, 3)) -> np.ndarray:
@@ -62,17 +62,6 @@ def test_paths_cannot_leave_the_root(tmp_path: Path) -> None:
 def test_put_bytes(tmp_path: Path) -> None:
     stored = ArtifactStore(tmp_path).put_bytes(b"hello", "image", suffix=".txt", media_type="text/plain")
     assert stored.sha256 == hashlib.sha256(b"hello").hexdigest() and stored.relpath.endswith(".txt")
-
-
-def test_heatmap_overlay_is_rgb_and_hot_where_the_map_is_high() -> None:
-    base = np.full((32, 32, 3), 128, np.uint8)
-    scores = np.zeros((16, 16), np.float32)
-    scores[:8, :8] = 2.0
-    overlay = heatmap_overlay(base, scores, vmax=1.0)
-    assert overlay.shape == (32, 32, 3) and overlay.dtype == np.uint8
-    hot, cold = overlay[4, 4], overlay[28, 28]
-    assert hot[0] > hot[2] and cold[2] > cold[0]  # jet: red for high scores, blue for low
-    assert heatmap_overlay(base[:, :, 0], scores).shape == (32, 32, 3)
 
 
 @pytest.mark.parametrize(("shape", "expected"), [((480, 640, 3), (96, 128, 3)), ((64, 32), (64, 32)),
