@@ -1,4 +1,4 @@
-"""Results: model outputs, defect regions, verdicts and the logged inspection."""
+"""Results: model outputs, defect regions, reason codes, verdicts and the logged inspection."""
 
 from __future__ import annotations
 
@@ -13,6 +13,31 @@ from inspector.domain.frame import Frame
 class Verdict(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
+
+
+class ReasonCode(StrEnum):
+    """Why a part got its verdict, for machines: counters, alarms, logs and the line read these."""
+
+    PASS = "pass"  # every model within its thresholds
+    SCORE_OVER_THRESHOLD = "score_over_threshold"
+    REGION_OVER_THRESHOLD = "region_over_threshold"
+    REJECT_CLASS = "reject_class"
+    LATE = "late"
+    MODEL_ERROR = "model_error"
+    NO_RESULT = "no_result"
+    NOT_INSPECTED = "not_inspected"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason: its code, the words for people, and the model it is about (when it is about one)."""
+
+    code: ReasonCode
+    text: str
+    model: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -30,7 +55,8 @@ class DefectRegion:
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """One model's result for one frame; ``error`` set means the model failed (never a PASS)."""
+    """One bound model's result for one frame: its score, the thresholds it was judged against, and its regions
+    (already over its pixel threshold and minimum area). ``error`` set means the model failed (never a PASS)."""
 
     model: str  # bundle id
     score: float | None
@@ -45,9 +71,22 @@ class ModelOutput:
 
 @dataclass(frozen=True)
 class Decision:
+    """The verdict with its reasons; ``deciding`` is the index of the model output that decided it (the one that
+    failed the part first, or on a PASS the one nearest its threshold), None when no model result decided."""
+
     verdict: Verdict
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     regions: tuple[DefectRegion, ...] = ()
+    deciding: int | None = None
+
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        """The reason codes, each once, in order."""
+        return tuple(dict.fromkeys(r.code for r in self.reasons))
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(r.text for r in self.reasons)
 
 
 @dataclass(frozen=True)
@@ -67,6 +106,13 @@ class Inspection:
         return self.decision.verdict
 
     @property
+    def headline(self) -> ModelOutput | None:
+        """The deciding model's output: its score and thresholds are the inspection's headline."""
+        index = self.decision.deciding
+        return self.outputs[index] if index is not None and 0 <= index < len(self.outputs) else None
+
+    @property
     def score(self) -> float | None:
-        scores = [o.score for o in self.outputs if o.score is not None]
-        return max(scores) if scores else None
+        """The headline score: the deciding model's raw score, on the scale of its own image threshold."""
+        headline = self.headline
+        return None if headline is None else headline.score

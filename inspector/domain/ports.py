@@ -9,20 +9,23 @@ from inspector.domain.inspection import Inspection, ModelOutput
 
 
 class InspectionModel(Protocol):
-    """A loaded model that scores one frame; failures come back as ``ModelOutput.error``."""
+    """A loaded model bound once to its resolved thresholds and minimum region area.
+
+    ``infer`` scores one frame; failures come back as ``ModelOutput.error``, never as an exception.
+    """
 
     id: str
     image_threshold: float
     pixel_threshold: float
+    min_area: int
 
-    def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
-              min_area: int = 1) -> ModelOutput: ...
+    def infer(self, frame: Frame) -> ModelOutput: ...
 
 
 class InspectionSink(Protocol):
     """Where finished inspections go to be logged (journal first, then the database)."""
 
-    def submit(self, inspection: Inspection, heatmap_vmax: float | None = None) -> None: ...
+    def submit(self, inspection: Inspection) -> None: ...
 
     def flush(self, timeout: float = 10.0) -> bool: ...
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from inspector.domain.inspection import Decision, DefectRegion, ModelOutput, Verdict
+from inspector.domain.inspection import Decision, DefectRegion, ModelOutput, Reason, ReasonCode, Verdict
 
 
 @dataclass(frozen=True)
 class ModelRule:
-    """One model in a recipe; thresholds left None come from the bundle."""
+    """One model in a recipe; thresholds left None come from the bundle (resolved once, when the model is bound)."""
 
     bundle: str
     image_threshold: float | None = None
@@ -47,33 +47,48 @@ class Recipe:
     camera_features: dict[str, object] = field(default_factory=dict)
 
 
-def _model_verdict(
-    rule: ModelRule, output: ModelOutput, recipe: Recipe, size: tuple[int, int]
-) -> tuple[bool, list[str], list[DefectRegion]]:
-    """(fails, reasons, regions) for one model's output."""
-    if output.error is not None:
-        return True, [f"model {output.model} failed: {output.error}"], []
-    if output.score is None:
-        return True, [f"model {output.model} gave no score"], []
-    reasons: list[str] = []
+@dataclass(frozen=True)
+class _Judged:
+    """One model's output judged under its rule."""
+
+    failed: bool
+    reasons: tuple[Reason, ...]
+    regions: tuple[DefectRegion, ...]
+    margin: float  # score relative to its threshold (1.0 at the threshold); how near the model came to failing
+
+
+def _judge(rule: ModelRule, output: ModelOutput, recipe: Recipe, size: tuple[int, int]) -> _Judged:
+    """The verdict of one model's output; its thresholds and minimum area were applied when it was bound."""
+    model = output.model
     width, height = size
-    regions = [r for r in output.regions if r.area >= recipe.min_defect_area]
+    regions = output.regions
     if recipe.roi is not None:
-        regions = [r for r in regions if recipe.roi.contains(r, width, height)]
-    threshold = rule.image_threshold if rule.image_threshold is not None else output.image_threshold
+        regions = tuple(r for r in regions if recipe.roi.contains(r, width, height))
+    reasons: list[Reason] = []
+    threshold = output.image_threshold
+    margin = 0.0
     if rule.use_image_score and recipe.roi is None:
         if threshold is None:
-            return True, [f"model {output.model} has no image threshold"], regions
+            return _Judged(True, (Reason(ReasonCode.NO_RESULT, f"model {model} has no image threshold", model),),
+                           regions, float("inf"))
+        margin = output.score / threshold if threshold > 0 else output.score - threshold + 1.0
         if output.score >= threshold:
-            reasons.append(f"anomaly score {output.score:.3g} >= threshold {threshold:.3g}")
+            reasons.append(Reason(ReasonCode.SCORE_OVER_THRESHOLD,
+                                  f"anomaly score {output.score:.3g} >= threshold {threshold:.3g}", model))
     if rule.use_regions and regions:
         largest = max(r.area for r in regions)
-        reasons.append(f"{len(regions)} defect region(s), largest {largest} px >= {recipe.min_defect_area} px")
+        reasons.append(Reason(ReasonCode.REGION_OVER_THRESHOLD,
+                              f"{len(regions)} defect region(s), largest {largest} px >= "
+                              f"{recipe.min_defect_area} px", model))
     rejected = [name for name, _ in output.classes if name in rule.reject_classes]
     rejected += [r.class_name for r in regions if r.class_name in rule.reject_classes]
     if rejected:
-        reasons.append(f"reject class {sorted(set(rejected))[0]} detected")
-    return bool(reasons), reasons, regions
+        reasons.append(Reason(ReasonCode.REJECT_CLASS, f"reject class {sorted(set(rejected))[0]} detected", model))
+    return _Judged(bool(reasons), tuple(reasons), regions, margin)
+
+
+def _fail(code: ReasonCode, text: str, model: str | None = None, deciding: int | None = None) -> Decision:
+    return Decision(Verdict.FAIL, (Reason(code, text, model),), deciding=deciding)
 
 
 def decide(
@@ -82,24 +97,34 @@ def decide(
     frame_size: tuple[int, int],
     elapsed_ms: float | None = None,
 ) -> Decision:
-    """Combine model outputs under the recipe. ``frame_size`` is (width, height)."""
-    if elapsed_ms is not None and elapsed_ms > recipe.deadline_ms:
-        return Decision(Verdict.FAIL, (f"late: {elapsed_ms:.0f} ms > deadline {recipe.deadline_ms:.0f} ms",))
+    """Combine the bound models' outputs under the recipe. ``frame_size`` is (width, height).
+
+    Reads the thresholds each output was judged against, never the recipe's overrides (resolved at binding).
+    """
     if not recipe.models:
-        return Decision(Verdict.FAIL, (f"recipe {recipe.name} has no models",))
+        return _fail(ReasonCode.NO_RESULT, f"recipe {recipe.name} has no models")
     if len(outputs) != len(recipe.models):
-        return Decision(Verdict.FAIL, (f"expected {len(recipe.models)} model results, got {len(outputs)}",))
-    fails, reasons, regions = [], [], []
-    for rule, output in zip(recipe.models, outputs, strict=True):
+        return _fail(ReasonCode.NO_RESULT, f"expected {len(recipe.models)} model results, got {len(outputs)}")
+    judged: list[_Judged] = []
+    for index, (rule, output) in enumerate(zip(recipe.models, outputs, strict=True)):
         if output is None:
-            return Decision(Verdict.FAIL, (f"no result from model {rule.bundle}",))
-        failed, why, found = _model_verdict(rule, output, recipe, frame_size)
-        if output.error is not None or output.score is None:
-            return Decision(Verdict.FAIL, tuple(why))
-        fails.append(failed)
-        reasons.extend(why)
-        regions.extend(found)
+            return _fail(ReasonCode.NO_RESULT, f"no result from model {rule.bundle}", rule.bundle, index)
+        if output.error is not None:
+            return _fail(ReasonCode.MODEL_ERROR, f"model {output.model} failed: {output.error}", output.model, index)
+        if output.score is None:
+            return _fail(ReasonCode.NO_RESULT, f"model {output.model} gave no score", output.model, index)
+        judged.append(_judge(rule, output, recipe, frame_size))
+    fails = [j.failed for j in judged]
     failed = any(fails) if recipe.combine == "any" else all(fails)
+    regions = tuple(r for j in judged for r in j.regions)
     if failed:
-        return Decision(Verdict.FAIL, tuple(reasons), tuple(regions))
-    return Decision(Verdict.PASS, ("all models within thresholds",), tuple(regions))
+        deciding = fails.index(True)
+        reasons = tuple(r for j in judged for r in j.reasons)
+    else:
+        deciding = max(range(len(judged)), key=lambda i: judged[i].margin)
+        reasons = (Reason(ReasonCode.PASS, "all models within thresholds"),)
+    if elapsed_ms is not None and elapsed_ms > recipe.deadline_ms:
+        late = Reason(ReasonCode.LATE, f"late: {elapsed_ms:.0f} ms > deadline {recipe.deadline_ms:.0f} ms")
+        return Decision(Verdict.FAIL, (late, *(r for r in reasons if r.code is not ReasonCode.PASS)), regions,
+                        deciding)
+    return Decision(Verdict.FAIL if failed else Verdict.PASS, reasons, regions, deciding)

@@ -27,37 +27,40 @@ class FrameResult:
 
 
 class BundleModel:
-    """One loaded bundle of one of ``TASKS``, on one runtime that reproduced the export-time scores."""
+    """One loaded bundle of one of ``TASKS``, on one runtime that reproduced the export-time scores, bound once
+    to its thresholds (the recipe's, else the bundle's calibrated ones) and to the minimum region area."""
 
     TASKS: tuple[str, ...] = ()
     KIND = "model"
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
-                 verify_runtime: bool = True, threads: int | None = None) -> None:
+                 verify_runtime: bool = True, threads: int | None = None, *, image_threshold: float | None = None,
+                 pixel_threshold: float | None = None, min_area: int = 1) -> None:
         if bundle.manifest.task not in self.TASKS:
             raise BundleError(f"{bundle.root}: task {bundle.manifest.task!r} is not {self.KIND}")
         self.bundle, self.task = bundle, bundle.manifest.task
         self.id = bundle.manifest.bundle_id
         self.preprocessing = bundle.preprocessing
-        self.image_threshold = bundle.manifest.image_threshold.value
-        self.pixel_threshold = bundle.manifest.pixel_threshold.value
+        manifest = bundle.manifest
+        self.image_threshold = manifest.image_threshold.value if image_threshold is None else float(image_threshold)
+        self.pixel_threshold = manifest.pixel_threshold.value if pixel_threshold is None else float(pixel_threshold)
+        self.min_area = max(1, int(min_area))
         self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
         if verify_runtime:
             require_equivalence(bundle, self.runtime)
 
     @classmethod
     def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
-             threads: int | None = None) -> Self:
-        return cls(open_bundle(path), runtime, device, threads=threads)
+             threads: int | None = None, **binding: float | int | None) -> Self:
+        """Open, verify and bind a bundle; ``binding`` takes ``image_threshold``, ``pixel_threshold``, ``min_area``."""
+        return cls(open_bundle(path), runtime, device, threads=threads, **binding)
 
-    def infer(self, frame: Frame, pixel_threshold: float | None = None, image_threshold: float | None = None,
-              min_area: int = 1) -> ModelOutput:
+    def infer(self, frame: Frame) -> ModelOutput:
         """The model's output for one frame, maps and regions at frame size. Errors become ``ModelOutput.error``."""
         start = time.perf_counter()
-        pixel = self.pixel_threshold if pixel_threshold is None else pixel_threshold
-        image = self.image_threshold if image_threshold is None else image_threshold
+        image, pixel = self.image_threshold, self.pixel_threshold
         try:
-            found = self.run_frame(frame, pixel, min_area)
+            found = self.run_frame(frame, pixel, self.min_area)
             if not np.isfinite(found.score):
                 raise ValueError(f"model returned a non-finite score ({found.score})")
         except Exception as exc:  # noqa: BLE001 - a failed model is a FAIL with the reason, never a crash

@@ -85,8 +85,8 @@ class SupervisedModel(BundleModel):
     KIND = f"a supervised bundle ({', '.join(SUPERVISED_TASKS)})"
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
-                 verify_runtime: bool = True, threads: int | None = None) -> None:
-        super().__init__(bundle, runtime, device, verify_runtime, threads)
+                 verify_runtime: bool = True, threads: int | None = None, **binding: float | int | None) -> None:
+        super().__init__(bundle, runtime, device, verify_runtime, threads, **binding)
         self.class_names = tuple(bundle.manifest.class_names)
         self._outputs = bundle.manifest.runtime(self.runtime.name).outputs
 

@@ -16,6 +16,20 @@ from inspector.storage.records import LATENCY_KEYS, RegionRecord
 
 
 @dataclass(frozen=True)
+class ModelResult:
+    """One model's part in the inspection, as logged."""
+
+    position: int
+    bundle: str
+    bundle_name: str
+    score: float | None
+    image_threshold: float | None
+    pixel_threshold: float | None
+    error: str | None
+    latency_ms: float | None
+
+
+@dataclass(frozen=True)
 class ReviewEntry:
     id: int
     at: datetime
@@ -44,6 +58,8 @@ class InspectionDetail:
     image_threshold: float | None
     pixel_threshold: float | None
     reasons: tuple[str, ...]
+    reason_codes: tuple[str, ...]
+    models: tuple[ModelResult, ...]  # every model in recipe order; the headline (score, thresholds) is the deciding one
     latencies_ms: dict[str, float]
     truth_defect: str | None
     review_status: str
@@ -85,7 +101,11 @@ def load_detail(sessions: Callable[[], Session], inspection_id: int) -> Inspecti
             frame_id=row.frame_id, recipe=row.recipe.name, recipe_version=row.recipe.version,
             bundle=row.bundle.bundle_id if row.bundle else None, bundle_name=row.bundle.name if row.bundle else None,
             verdict=row.verdict, score=row.score, image_threshold=row.image_threshold,
-            pixel_threshold=row.pixel_threshold, reasons=tuple(row.reasons or ()), latencies_ms=_latencies(row),
+            pixel_threshold=row.pixel_threshold, reasons=tuple(row.reasons or ()),
+            reason_codes=tuple(row.reason_codes or ()),
+            models=tuple(ModelResult(m.position, m.bundle.bundle_id, m.bundle.name, m.score, m.image_threshold,
+                                     m.pixel_threshold, m.error, m.latency_ms) for m in row.models),
+            latencies_ms=_latencies(row),
             truth_defect=row.truth_defect, review_status=row.review_status, review_class=row.review_class,
             regions=tuple(RegionRecord(g.x, g.y, g.width, g.height, g.area, g.score, g.class_name)
                           for g in row.regions),

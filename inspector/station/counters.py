@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from inspector.domain.inspection import Decision, ReasonCode, Verdict
+
 
 @dataclass(frozen=True)
 class CounterSnapshot:
@@ -22,7 +24,7 @@ class CounterSnapshot:
     elapsed_s: float
     latency_p50_ms: float | None
     latency_p99_ms: float | None
-    fail_reasons: dict[str, int] = field(default_factory=dict)
+    fail_reasons: dict[str, int] = field(default_factory=dict)  # FAIL inspections by reason code
     truth_known: int = 0
     truth_agree: int = 0
     escapes: int = 0  # truly defective but PASS
@@ -70,8 +72,10 @@ class StationCounters:
         with self._lock:
             self._dropped[reason] += count
 
-    def inspected_one(self, passed: bool, total_ms: float, reasons: tuple[str, ...], model_error: bool,
-                      late: bool, truly_defective: bool | None = None) -> None:
+    def inspected_one(self, decision: Decision, total_ms: float, truly_defective: bool | None = None) -> None:
+        """Count one inspection by its verdict and reason codes."""
+        passed = decision.verdict is Verdict.PASS
+        codes = decision.codes
         with self._lock:
             if truly_defective is not None:
                 self.truth_known += 1
@@ -81,11 +85,11 @@ class StationCounters:
             self.inspected += 1
             self.passed += int(passed)
             self.failed += int(not passed)
-            self.model_errors += int(model_error)
-            self.late += int(late)
+            self.model_errors += int(ReasonCode.MODEL_ERROR in codes)
+            self.late += int(ReasonCode.LATE in codes)
             self._latencies.append(total_ms)
-            if not passed and reasons:
-                self._reasons[reasons[0].split(":")[0].split(" ")[0]] += 1
+            if not passed:
+                self._reasons.update(str(code) for code in codes)
 
     def snapshot(self) -> CounterSnapshot:
         with self._lock:

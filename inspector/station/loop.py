@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from inspector.domain.camera import Camera
 from inspector.domain.frame import Frame
-from inspector.domain.inspection import Inspection, ModelOutput, Verdict
+from inspector.domain.inspection import Inspection, ModelOutput
 from inspector.domain.ports import InspectionModel, InspectionSink
 from inspector.domain.recipe import Recipe, decide
 from inspector.station.counters import StationCounters
@@ -94,17 +94,31 @@ class Station:
         """Block until a ``frames``-limited run has inspected everything it accepted."""
         return self._done.wait(timeout)
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop acquisition, inspect and log what is already in the pipeline, then stop the threads."""
+    def stop_acquisition(self, timeout: float = 10.0) -> None:
+        """Take no more frames: the acquisition thread ends and the camera stops acquiring."""
         self._stop_acquisition.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.1, deadline - time.monotonic()))
-        self._threads = []
+        for thread in self._threads[:1]:
+            thread.join(timeout)
         try:
             self.camera.stop()
         except Exception as exc:  # noqa: BLE001 - stopping must not raise over a camera fault
             log.warning("camera %s did not stop cleanly: %s", self.camera.name, exc)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Inspect and hand over everything already in the pipeline; True when every thread has ended."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        ended = not self.running
+        if ended:
+            self._threads = []
+        return ended
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop acquisition, inspect what is already in the pipeline, and flush the sink."""
+        deadline = time.monotonic() + timeout
+        self.stop_acquisition(timeout)
+        self.drain(max(0.1, deadline - time.monotonic()))
         self.sink.flush(max(0.1, deadline - time.monotonic()))
 
     # -- threads ------------------------------------------------------------------------------------
@@ -173,16 +187,14 @@ class Station:
         try:
             while (item := self._frames.get()) is not _STOP:
                 dequeued = time.monotonic()
-                outputs = tuple(self._run_model(model, rule, item)
-                                for model, rule in zip(self.models, self.recipe.models, strict=True))
+                outputs = tuple(self._run_model(model, item) for model in self.models)
                 self._scored.put(_Scored(item, outputs, dequeued, time.monotonic()))
         finally:
             self._scored.put(_STOP)
 
-    def _run_model(self, model: InspectionModel, rule, frame: Frame) -> ModelOutput:
+    def _run_model(self, model: InspectionModel, frame: Frame) -> ModelOutput:
         try:
-            return model.infer(frame, pixel_threshold=rule.pixel_threshold, image_threshold=rule.image_threshold,
-                               min_area=max(1, self.recipe.min_defect_area))
+            return model.infer(frame)
         except Exception as exc:  # noqa: BLE001 - fail-safe: the decision turns this into FAIL
             return ModelOutput(model=getattr(model, "id", "?"), score=None, error=f"{type(exc).__name__}: {exc}")
 
@@ -209,22 +221,12 @@ class Station:
         inspection = Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
                                 recipe_version=self.recipe.version, outputs=item.outputs, decision=decision,
                                 latencies_ms=latencies)
-        model_error = any(o.error is not None for o in item.outputs)
-        late = any(r.startswith("late") for r in decision.reasons)
-        self.sink.submit(inspection, heatmap_vmax=_heatmap_scale(item.outputs))
+        self.sink.submit(inspection)
         truth = frame.truth.is_defective if frame.truth is not None else None
-        self.counters.inspected_one(decision.verdict is Verdict.PASS, latencies["total"], decision.reasons,
-                                    model_error, late, truth)
+        self.counters.inspected_one(decision, latencies["total"], truth)
         for listener in list(self._listeners):
             try:
                 listener(inspection)
             except Exception as exc:  # noqa: BLE001 - a faulty listener must not stop inspection
                 log.warning("inspection listener failed: %s", exc)
 
-
-def _heatmap_scale(outputs: Sequence[ModelOutput]) -> float | None:
-    """Heatmap colour scale: twice the pixel threshold, so red means well over it."""
-    for output in outputs:
-        if output.anomaly_map is not None and output.pixel_threshold:
-            return 2.0 * float(output.pixel_threshold)
-    return None

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -148,7 +149,8 @@ class InspectionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     verdict: Mapped[str] = mapped_column(String(4))
     reasons: Mapped[list[str]] = mapped_column(default=list)
-    score: Mapped[float | None]
+    reason_codes: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))  # 0003
+    score: Mapped[float | None]  # headline: the deciding model's score, with its thresholds and bundle below
     image_threshold: Mapped[float | None]
     pixel_threshold: Mapped[float | None]
     latency_acquire_ms: Mapped[float | None]
@@ -173,6 +175,33 @@ class InspectionRow(Base):
     regions: Mapped[list[DefectRegionRow]] = relationship(
         back_populates="inspection", cascade="all, delete-orphan", lazy="selectin", order_by="DefectRegionRow.id"
     )
+    models: Mapped[list[InspectionModelRow]] = relationship(
+        back_populates="inspection", cascade="all, delete-orphan", lazy="selectin",
+        order_by="InspectionModelRow.position"
+    )
+
+
+class InspectionModelRow(Base):
+    """One model's result in an inspection (0003): bundle, score, the thresholds it was judged by, error, latency."""
+
+    __tablename__ = "inspection_models"
+    __table_args__ = (
+        UniqueConstraint("inspection_id", "position", name="uq_inspection_models_inspection_position"),
+        Index("ix_inspection_models_bundle_id", "bundle_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(BigId, ForeignKey("inspections.id", ondelete="CASCADE"))
+    position: Mapped[int]  # the model's place in the recipe, from 0
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("model_bundles.id"))
+    score: Mapped[float | None]
+    image_threshold: Mapped[float | None]
+    pixel_threshold: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float | None]
+
+    inspection: Mapped[InspectionRow] = relationship(back_populates="models")
+    bundle: Mapped[BundleRow] = relationship(lazy="joined")
 
 
 class DefectRegionRow(Base):

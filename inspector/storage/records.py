@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from inspector.domain.inspection import DefectRegion, Inspection
-from inspector.storage.archive import ArtifactStore, StoredArtifact, heatmap_overlay, thumbnail
+from inspector.domain.inspection import DefectRegion, Inspection, ModelOutput
+from inspector.render import DEFAULT_OPACITY, heatmap_of, overlay
+from inspector.storage.archive import ArtifactStore, StoredArtifact, thumbnail
 
 LATENCY_KEYS = ("acquire", "inference", "decision", "total")
 
@@ -31,8 +32,31 @@ class RegionRecord:
 
 
 @dataclass(frozen=True)
+class ModelRecord:
+    """One model's result in an inspection, in recipe order: what it scored and what it was judged against."""
+
+    position: int
+    bundle_id: str
+    score: float | None
+    image_threshold: float | None
+    pixel_threshold: float | None
+    error: str | None = None
+    latency_ms: float | None = None
+
+    @classmethod
+    def from_output(cls, position: int, output: ModelOutput) -> ModelRecord:
+        return cls(position, str(output.model), _optional_float(output.score), _optional_float(output.image_threshold),
+                   _optional_float(output.pixel_threshold), None if output.error is None else str(output.error),
+                   float(output.latency_ms))
+
+
+@dataclass(frozen=True)
 class InspectionRecord:
-    """One inspection as plain data: artifacts by sha256 (already on disk), no pixels."""
+    """One inspection as plain data: artifacts by sha256 (already on disk), no pixels.
+
+    ``score``, the thresholds and ``bundle_id`` are the headline: the deciding model's (see ``Inspection.score``);
+    ``models`` holds every model's result.
+    """
 
     uid: str
     frame_id: int
@@ -44,10 +68,12 @@ class InspectionRecord:
     verdict: str
     image: StoredArtifact
     reasons: tuple[str, ...] = ()
+    reason_codes: tuple[str, ...] = ()
     score: float | None = None
     image_threshold: float | None = None
     pixel_threshold: float | None = None
     bundle_id: str | None = None
+    models: tuple[ModelRecord, ...] = ()
     latencies_ms: dict[str, float] = field(default_factory=dict)
     truth_defective: bool | None = None
     truth_defect: str | None = None
@@ -58,16 +84,21 @@ class InspectionRecord:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["reasons"] = list(self.reasons)
+        data["reason_codes"] = list(self.reason_codes)
+        data["models"] = [asdict(m) for m in self.models]
         data["regions"] = [asdict(r) for r in self.regions]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InspectionRecord:
+        """A record back from its dict; journal entries written before per-model records still load."""
         values = dict(data)
         for key in ("image", "heatmap", "thumbnail"):
             if values.get(key) is not None:
                 values[key] = StoredArtifact.from_dict(values[key])
         values["reasons"] = tuple(values.get("reasons", ()))
+        values["reason_codes"] = tuple(values.get("reason_codes", ()))
+        values["models"] = tuple(ModelRecord(**m) for m in values.get("models", ()))
         values["regions"] = tuple(RegionRecord(**r) for r in values.get("regions", ()))
         return cls(**values)
 
@@ -76,20 +107,18 @@ def _optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def build_record(inspection: Inspection, store: ArtifactStore, heatmap_vmax: float | None = None,
-                 uid: str | None = None, thumbnail_side: int = 128) -> InspectionRecord:
+def build_record(inspection: Inspection, store: ArtifactStore, uid: str | None = None,
+                 thumbnail_side: int = 128) -> InspectionRecord:
     """Store the inspection's image, heatmap overlay and thumbnail, and describe it as a record."""
     frame = inspection.frame
     image = np.asarray(frame.image)
     stored_image = store.put_png(image, "image")
     stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail")
-    with_map = next((o for o in inspection.outputs if o.anomaly_map is not None), None)
+    heat = heatmap_of(inspection.outputs)
     stored_heatmap = None
-    if with_map is not None:
-        overlay = heatmap_overlay(image, with_map.anomaly_map, heatmap_vmax)
-        stored_heatmap = store.put_png(overlay, "heatmap")
-    first = inspection.outputs[0] if inspection.outputs else None
-    regions = inspection.decision.regions or tuple(r for o in inspection.outputs for r in o.regions)
+    if heat is not None:
+        stored_heatmap = store.put_png(overlay(image, *heat, opacity=DEFAULT_OPACITY), "heatmap")
+    headline = inspection.headline
     truth = frame.truth
     return InspectionRecord(
         uid=uid or uuid.uuid4().hex,
@@ -100,16 +129,18 @@ def build_record(inspection: Inspection, store: ArtifactStore, heatmap_vmax: flo
         recipe_version=int(inspection.recipe_version),
         acquired_at=float(frame.timestamp),
         verdict=inspection.verdict.value,
-        reasons=tuple(str(r) for r in inspection.decision.reasons),
+        reasons=tuple(str(r.text) for r in inspection.decision.reasons),
+        reason_codes=tuple(str(c) for c in inspection.decision.codes),
         score=_optional_float(inspection.score),
-        image_threshold=_optional_float(first.image_threshold) if first else None,
-        pixel_threshold=_optional_float(first.pixel_threshold) if first else None,
-        bundle_id=first.model if first else None,
+        image_threshold=_optional_float(headline.image_threshold) if headline else None,
+        pixel_threshold=_optional_float(headline.pixel_threshold) if headline else None,
+        bundle_id=headline.model if headline else None,
+        models=tuple(ModelRecord.from_output(i, o) for i, o in enumerate(inspection.outputs)),
         latencies_ms={str(k): float(v) for k, v in inspection.latencies_ms.items()},
         truth_defective=None if truth is None else truth.is_defective,
         truth_defect=None if truth is None else truth.defect,
         image=stored_image,
         heatmap=stored_heatmap,
         thumbnail=stored_thumb,
-        regions=tuple(RegionRecord.from_region(r) for r in regions),
+        regions=tuple(RegionRecord.from_region(r) for r in inspection.decision.regions),
     )

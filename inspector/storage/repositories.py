@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inspector.storage.archive import StoredArtifact
@@ -16,6 +15,7 @@ from inspector.storage.orm import (
     AuditRow,
     BundleRow,
     DefectRegionRow,
+    InspectionModelRow,
     InspectionRow,
     RecipeRow,
     ReviewRow,
@@ -147,25 +147,6 @@ class ReviewRepository:
         return self.session.scalars(query.order_by(ReviewRow.at, ReviewRow.id)).all()
 
 
-@dataclass(frozen=True)
-class InspectionFilter:
-    """What the QA review narrows inspections by; None means any. Times are timezone-aware, ``end`` exclusive."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-    verdict: str | None = None
-    station: str | None = None
-    recipe: str | None = None
-    review_status: str | None = None
-    min_score: float | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    offset: int = 0
-    limit: int = 50
-
-
 class InspectionRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -187,6 +168,7 @@ class InspectionRepository:
             acquired_at=datetime.fromtimestamp(record.acquired_at, UTC),
             verdict=record.verdict,
             reasons=list(record.reasons),
+            reason_codes=list(record.reason_codes),
             score=record.score,
             image_threshold=record.image_threshold,
             pixel_threshold=record.pixel_threshold,
@@ -202,6 +184,10 @@ class InspectionRepository:
             thumbnail=self.artifacts.get_or_create(record.thumbnail) if record.thumbnail else None,
             regions=[DefectRegionRow(x=r.x, y=r.y, width=r.width, height=r.height, area=r.area, score=r.score,
                                      class_name=r.class_name) for r in record.regions],
+            models=[InspectionModelRow(position=m.position, bundle=self.bundles.get_or_create(m.bundle_id),
+                                       score=m.score, image_threshold=m.image_threshold,
+                                       pixel_threshold=m.pixel_threshold, error=m.error, latency_ms=m.latency_ms)
+                    for m in record.models],
         )
         self.session.add(row)
         return row
@@ -217,34 +203,3 @@ class InspectionRepository:
 
     def get_by_uid(self, uid: str) -> InspectionRow | None:
         return self.session.scalars(select(InspectionRow).where(InspectionRow.uid == uid)).first()
-
-    def _filtered(self, query: Select[Any], filters: InspectionFilter) -> Select[Any]:
-        if filters.start is not None:
-            query = query.where(InspectionRow.acquired_at >= filters.start)
-        if filters.end is not None:
-            query = query.where(InspectionRow.acquired_at < filters.end)
-        if filters.verdict is not None:
-            query = query.where(InspectionRow.verdict == filters.verdict)
-        if filters.station is not None:
-            query = query.where(InspectionRow.station_id.in_(
-                select(StationRow.id).where(StationRow.name == filters.station).scalar_subquery()))
-        if filters.recipe is not None:
-            query = query.where(InspectionRow.recipe_id.in_(
-                select(RecipeRow.id).where(RecipeRow.name == filters.recipe).scalar_subquery()))
-        if filters.review_status is not None:
-            query = query.where(InspectionRow.review_status == filters.review_status)
-        if filters.min_score is not None:
-            query = query.where(InspectionRow.score >= filters.min_score)
-        return query
-
-    def list(self, filters: InspectionFilter | None = None, page: Page | None = None) -> Sequence[InspectionRow]:
-        """Newest first."""
-        page = page or Page()
-        query = self._filtered(select(InspectionRow), filters or InspectionFilter())
-        query = query.order_by(InspectionRow.acquired_at.desc(), InspectionRow.id.desc())
-        return self.session.scalars(query.offset(page.offset).limit(page.limit)).unique().all()
-
-    def count(self, filters: InspectionFilter | None = None) -> int:
-        query = self._filtered(select(func.count(InspectionRow.id)), filters or InspectionFilter())
-        return int(self.session.scalar(query) or 0)
-

@@ -103,11 +103,11 @@ class InspectionWriter:
         return WriterStats(self.submitted, self.logged, self.journaled, self._queue.qsize(), self.failed_attempts,
                            self.quarantined, self.last_error, self.db_ok)
 
-    def submit(self, inspection: Inspection, heatmap_vmax: float | None = None) -> None:
+    def submit(self, inspection: Inspection) -> None:
         """Hand one inspection over (cheap; blocks only while ``max_queue`` inspections wait to be journaled)."""
         if self._closing.is_set():
             raise RuntimeError("the inspection writer is closed")
-        self._queue.put((inspection, heatmap_vmax))
+        self._queue.put(inspection)
         self.submitted += 1
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -156,7 +156,7 @@ class InspectionWriter:
             except queue.Empty:
                 return
             if item is not _WAKE:
-                self._journal(*item)
+                self._journal(item)
             self._queue.task_done()
 
     def _wake(self) -> None:
@@ -227,7 +227,7 @@ class InspectionWriter:
         while True:
             try:
                 if item is not _WAKE:
-                    self._journal(*item)
+                    self._journal(item)
                     taken += 1
             finally:
                 self._queue.task_done()
@@ -238,9 +238,9 @@ class InspectionWriter:
             except queue.Empty:
                 return
 
-    def _journal(self, inspection: Inspection, heatmap_vmax: float | None) -> None:
+    def _journal(self, inspection: Inspection) -> None:
         try:
-            record = build_record(inspection, self.store, heatmap_vmax, thumbnail_side=self.thumbnail_side)
+            record = build_record(inspection, self.store, thumbnail_side=self.thumbnail_side)
             if not record.station:
                 record = InspectionRecord.from_dict({**record.to_dict(), "station": self.station_name})
             entry_id = self.journal.append(record.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import tzinfo
 from typing import Any
 
@@ -22,12 +23,27 @@ from PySide6.QtWidgets import (
 )
 
 from inspector.review.charts_data import local_tz
-from inspector.review.detail import DetailPictures, InspectionDetail
+from inspector.review.detail import DetailPictures, InspectionDetail, ModelResult
 
 ACTION_TEXT = {"confirm": "confirmed", "false_reject": "false reject", "escape": "escape", "comment": "comment"}
 STATUS_TEXT = {"unreviewed": "not reviewed", "confirmed": "confirmed defect", "false_positive": "false reject",
                "false_negative": "escape", "escalated": "escalated"}
 RED, GREEN, AMBER = QColor("#c0392b"), QColor("#1e7b45"), QColor("#f0a020")
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def model_line(m: ModelResult, deciding: bool) -> str:
+    """One model of the inspection: its score against its thresholds (the deciding one in bold), or its error."""
+    text = (f"{m.position + 1}. {html.escape(m.bundle_name)}: score {_number(m.score)}"
+            f" / image {_number(m.image_threshold)} · pixel {_number(m.pixel_threshold)}")
+    if m.latency_ms is not None:
+        text += f" · {m.latency_ms:.0f} ms"
+    if m.error:
+        text += f' · <span style="color:#b3261e">error: {html.escape(m.error)}</span>'
+    return f"<b>{text}</b>" if deciding else text
 
 
 def to_qimage(array: np.ndarray) -> QImage:
@@ -142,8 +158,8 @@ class QtDetailView(QWidget):
             box.setChecked(True)
             box.toggled.connect(self._redraw)
         self.score_bar = QtScoreBar()
-        self.facts = {name: QLabel("—") for name in ("Recipe", "Model bundle", "Station", "Frame", "Latency (ms)",
-                                                   "Reasons", "Regions")}
+        self.facts = {name: QLabel("—") for name in ("Recipe", "Model bundle", "Models", "Station", "Frame",
+                                                   "Latency (ms)", "Reasons", "Regions")}
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setVerticalSpacing(3)
@@ -234,10 +250,13 @@ class QtDetailView(QWidget):
         pixel = "" if detail.pixel_threshold is None else f" · pixel threshold {detail.pixel_threshold:.3f}"
         self.facts["Recipe"].setText(f"{detail.recipe} v{detail.recipe_version}{pixel}")
         self.facts["Model bundle"].setText(detail.bundle or "— (no model output)")
+        self.facts["Models"].setText("<br>".join(model_line(m, m.bundle == detail.bundle) for m in detail.models)
+                                     or "—")
         self.facts["Station"].setText(f"{detail.station} · camera {detail.camera}")
         self.facts["Frame"].setText(f"{detail.frame_id} · uid {detail.uid}")
         self.facts["Latency (ms)"].setText(" · ".join(f"{k} {v:.1f}" for k, v in detail.latencies_ms.items()) or "—")
-        self.facts["Reasons"].setText("; ".join(detail.reasons) or "—")
+        codes = f" [{', '.join(detail.reason_codes)}]" if detail.reason_codes else ""
+        self.facts["Reasons"].setText(("; ".join(detail.reasons) or "—") + codes)
         self.facts["Regions"].setText(", ".join(f"{g.class_name} {g.width}×{g.height} ({g.score:.2f})"
                                                 for g in detail.regions) or "none")
         lines = [f"{r.at.astimezone(self.tz):%m-%d %H:%M} <b>{r.user}</b> {ACTION_TEXT.get(r.action, r.action)}"

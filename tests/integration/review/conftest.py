@@ -17,8 +17,8 @@ from inspector.storage.records import InspectionRecord
 from tests.integration.storage.conftest import pg, pg_url
 from tests.unit.inspector.review.factories import fill, make_records
 
-TABLES = ("reviews", "defect_regions", "inspections", "audit_log", "users", "artifacts", "model_bundles", "recipes",
-          "stations")
+TABLES = ("reviews", "defect_regions", "inspection_models", "inspections", "audit_log", "users", "artifacts",
+          "model_bundles", "recipes", "stations")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

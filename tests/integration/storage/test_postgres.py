@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from inspector.review.context import ReviewContext
+from inspector.review.queries import ReviewFilter
 from inspector.storage.archive import ArtifactStore
-from inspector.storage.database import make_engine, make_session_factory
+from inspector.storage.database import make_engine
 from inspector.storage.journal import Journal
 from inspector.storage.migrate import current, differences, head, upgrade
 from inspector.storage.orm import InspectionRow
-from inspector.storage.repositories import InspectionFilter
-from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 from inspector.storage.writer import InspectionWriter
 from tests.integration.storage.conftest import TcpProxy, pg_url
 from tests.unit.inspector.storage.factories import make_inspection
@@ -65,21 +65,22 @@ def test_writer_logs_inspections_and_the_review_can_filter_them(schema: str, tmp
     upgrade(url)
     writer = InspectionWriter(url, tmp_path / "archive", tmp_path / "journal", "line-1", **FAST)
     for i in range(12):
-        writer.submit(make_inspection(i, station="line-1" if i < 8 else "line-2"), heatmap_vmax=1.0)
+        writer.submit(make_inspection(i, station="line-1" if i < 8 else "line-2"))
     assert writer.flush(15)
     writer.close()
     assert (writer.logged, writer.journaled, writer.failed_attempts, writer.db_ok) == (12, 0, 0, True)
     store = ArtifactStore(tmp_path / "archive")
-    engine = make_engine(url)
+    ctx = ReviewContext(url, "qa", tmp_path / "archive", migrate=False)
     try:
-        with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
-            assert uow.inspections.count() == 12
-            assert uow.inspections.count(InspectionFilter(verdict="FAIL", station="line-1")) == 4
-            for row in uow.inspections.list():
-                assert row.acquired_at.tzinfo is not None and row.bundle.bundle_id == "bundle-a"
-                assert all(store.verify(a.sha256) for a in (row.image, row.heatmap, row.thumbnail))
+        assert ctx.queries.count() == 12
+        assert ctx.queries.count(ReviewFilter(verdict="FAIL", station="line-1")) == 4
+        for row in ctx.queries.iter_rows():
+            detail = ctx.detail(row.id)
+            assert detail.acquired_at.tzinfo is not None and detail.bundle == "bundle-a"
+            assert [(m.position, m.bundle) for m in detail.models] == [(0, "bundle-a")]
+            assert all(store.verify(a) for a in (detail.image, detail.heatmap))
     finally:
-        engine.dispose()
+        ctx.close()
 
 
 def test_outage_at_runtime_is_journaled_and_recovered(schema: str, proxy: TcpProxy, tmp_path: Path) -> None:

@@ -71,3 +71,53 @@ def test_reject_class_the_detector_does_not_know_stops_the_start(tmp_path: Path,
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "reject_classes ['crakc']" in lines[0] and "tiny-detector" in lines[0], result.output
+
+
+def _model_rows(url: str) -> tuple[dict[int, list[tuple]], dict[int, tuple]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            models = conn.execute(sa.text(
+                "select m.inspection_id, m.position, b.bundle_id, m.score, m.image_threshold, m.pixel_threshold, "
+                "m.error from inspection_models m join model_bundles b on b.id = m.bundle_id "
+                "order by m.inspection_id, m.position")).all()
+            headlines = conn.execute(sa.text(
+                "select i.id, b.bundle_id, i.score, i.image_threshold, i.pixel_threshold from inspections i "
+                "join model_bundles b on b.id = i.bundle_id")).all()
+    finally:
+        engine.dispose()
+    by_inspection: dict[int, list[tuple]] = {}
+    for row in models:
+        by_inspection.setdefault(row[0], []).append(tuple(row[1:]))
+    return by_inspection, {row[0]: tuple(row[1:]) for row in headlines}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_every_models_bundle_score_and_thresholds_are_logged(backend: str, request: pytest.FixtureRequest,
+                                                            tmp_path: Path, tiny_bundle: Path,
+                                                            tiny_detector: Path) -> None:
+    station_yaml = write_station(tmp_path, tiny_bundle)
+    url = (f"sqlite:///{tmp_path / 'station' / 'inspector.db'}" if backend == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    recipe_path = tmp_path / "recipe.yaml"
+    recipe = yaml.safe_load(recipe_path.read_text())
+    recipe["models"] = [{"bundle": str(tiny_bundle)},
+                        {"bundle": str(tiny_detector), "image_threshold": 0.02, "pixel_threshold": 0.03}]
+    recipe_path.write_text(yaml.safe_dump(recipe))
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--headless", "--camera", "sim",
+                                 "--frames", "8"], env={"INSPECTOR_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+
+    anomaly = json.loads((tiny_bundle / "manifest.json").read_text())
+    detector = json.loads((tiny_detector / "manifest.json").read_text())
+    models, headlines = _model_rows(url)
+    assert len(models) == len(headlines) == 8
+    for inspection_id, rows in models.items():
+        assert [(position, bundle) for position, bundle, *_ in rows] == [
+            (0, anomaly["bundle_id"]), (1, detector["bundle_id"])]
+        (_, _, a_score, a_image, a_pixel, a_error), (_, _, d_score, d_image, d_pixel, d_error) = rows
+        assert (a_image, a_pixel) == (anomaly["image_threshold"]["value"], anomaly["pixel_threshold"]["value"])
+        assert (d_image, d_pixel) == (0.02, 0.03)
+        assert a_score is not None and d_score is not None and a_error is None and d_error is None
+        deciding = {r[1]: r for r in rows}[headlines[inspection_id][0]]
+        assert headlines[inspection_id][1:] == (deciding[2], deciding[3], deciding[4])

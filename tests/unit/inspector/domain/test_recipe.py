@@ -1,13 +1,14 @@
-"""decide(): thresholds, regions, ROI, combination, and the fail-safe rules."""
+"""decide(): the bound models' outputs under the recipe; reason codes; the deciding model; the fail-safe rules."""
 
 from __future__ import annotations
 
 import pytest
 
-from inspector.domain.inspection import DefectRegion, ModelOutput, Verdict
+from inspector.domain.inspection import DefectRegion, ModelOutput, ReasonCode, Verdict
 from inspector.domain.recipe import ModelRule, Recipe, Roi, decide
 
 SIZE = (100, 100)
+C = ReasonCode
 
 
 def out(score: float | None = 1.0, threshold: float | None = 5.0, regions=(), error=None, model="m1", classes=()):
@@ -25,43 +26,53 @@ def region(x=10, y=10, area=50, cls="anomaly") -> DefectRegion:
 
 
 def test_pass_below_threshold_and_fail_at_it() -> None:
-    assert decide(recipe(), [out(4.9)], SIZE).verdict is Verdict.PASS
+    passed = decide(recipe(), [out(4.9)], SIZE)
+    assert passed.verdict is Verdict.PASS and passed.codes == (C.PASS,) and passed.deciding == 0
     decision = decide(recipe(), [out(5.0)], SIZE)
-    assert decision.verdict is Verdict.FAIL and "5 >= threshold 5" in decision.reasons[0]
+    assert decision.verdict is Verdict.FAIL and decision.codes == (C.SCORE_OVER_THRESHOLD,)
+    assert "5 >= threshold 5" in decision.texts[0] and decision.reasons[0].model == "m1"
 
 
-def test_recipe_threshold_overrides_bundle() -> None:
+def test_the_threshold_is_the_one_the_output_was_judged_against_never_the_rules() -> None:
+    """Recipe overrides are resolved when a model is bound (inference/bundle_model); decide reads the output."""
     r = recipe(models=(ModelRule("m1", image_threshold=10.0),))
-    assert decide(r, [out(7.0)], SIZE).verdict is Verdict.PASS
+    assert decide(r, [out(7.0, threshold=5.0)], SIZE).verdict is Verdict.FAIL
+    assert decide(r, [out(7.0, threshold=10.0)], SIZE).verdict is Verdict.PASS
 
 
-@pytest.mark.parametrize("output, word", [(None, "no result"), (out(error="boom"), "boom"),
-                                          (out(score=None), "no score"), (out(threshold=None), "no image threshold")])
-def test_missing_or_failed_result_is_fail(output, word: str) -> None:
+@pytest.mark.parametrize("output, code, word", [
+    (None, C.NO_RESULT, "no result"), (out(error="boom"), C.MODEL_ERROR, "boom"),
+    (out(score=None), C.NO_RESULT, "no score"), (out(threshold=None), C.NO_RESULT, "no image threshold")])
+def test_missing_or_failed_result_is_fail(output, code: ReasonCode, word: str) -> None:
     decision = decide(recipe(), [output], SIZE)
-    assert decision.verdict is Verdict.FAIL and word in " ".join(decision.reasons)
+    assert decision.verdict is Verdict.FAIL and decision.codes == (code,) and word in " ".join(decision.texts)
 
 
 def test_late_result_is_fail_even_when_good() -> None:
     decision = decide(recipe(deadline_ms=100), [out(0.1)], SIZE, elapsed_ms=150)
-    assert decision.verdict is Verdict.FAIL and "late" in decision.reasons[0]
+    assert decision.verdict is Verdict.FAIL and decision.codes == (C.LATE,) and "late" in decision.texts[0]
+    late_and_bad = decide(recipe(deadline_ms=100), [out(9.0)], SIZE, elapsed_ms=150)
+    assert late_and_bad.codes == (C.LATE, C.SCORE_OVER_THRESHOLD)
 
 
 def test_no_models_or_wrong_count_is_fail() -> None:
-    assert decide(recipe(models=()), [], SIZE).verdict is Verdict.FAIL
+    assert decide(recipe(models=()), [], SIZE).codes == (C.NO_RESULT,)
     assert decide(recipe(), [out(), out()], SIZE).verdict is Verdict.FAIL
 
 
-def test_small_regions_are_ignored_and_large_ones_fail() -> None:
+def test_regions_the_model_reports_fail_the_part() -> None:
+    """The model reports only regions over its pixel threshold and the minimum area (it was bound to them)."""
     r = recipe(min_defect_area=40, models=(ModelRule("m1", use_image_score=False),))
-    assert decide(r, [out(regions=[region(area=39)])], SIZE).verdict is Verdict.PASS
+    assert decide(r, [out(regions=[])], SIZE).verdict is Verdict.PASS
     decision = decide(r, [out(regions=[region(area=40)])], SIZE)
     assert decision.verdict is Verdict.FAIL and len(decision.regions) == 1
+    assert decision.codes == (C.REGION_OVER_THRESHOLD,)
 
 
 def test_roi_keeps_only_regions_inside() -> None:
     r = recipe(roi=Roi(0.5, 0.5, 1.0, 1.0))
-    assert decide(r, [out(score=99.0, regions=[region(x=10, y=10)])], SIZE).verdict is Verdict.PASS
+    outside = decide(r, [out(score=99.0, regions=[region(x=10, y=10)])], SIZE)
+    assert outside.verdict is Verdict.PASS and outside.regions == ()
     assert decide(r, [out(score=0.0, regions=[region(x=70, y=70)])], SIZE).verdict is Verdict.FAIL
 
 
@@ -72,8 +83,18 @@ def test_combine_any_and_all() -> None:
     assert decide(recipe(models=rules, combine="all"), outputs, SIZE).verdict is Verdict.PASS
 
 
+def test_the_deciding_model_is_the_first_that_failed_or_the_nearest_to_its_threshold() -> None:
+    rules = (ModelRule("m1"), ModelRule("m2"))
+    first_fails = decide(recipe(models=rules), [out(1.0, model="m1"), out(9.0, model="m2")], SIZE)
+    assert first_fails.deciding == 1
+    both_pass = decide(recipe(models=rules), [out(1.0, 5.0, model="m1"), out(0.4, 0.5, model="m2")], SIZE)
+    assert both_pass.verdict is Verdict.PASS and both_pass.deciding == 1  # 0.8 of its threshold against 0.2
+    error = decide(recipe(models=rules), [out(1.0, model="m1"), out(error="x", model="m2")], SIZE)
+    assert error.deciding == 1 and error.codes == (C.MODEL_ERROR,)
+
+
 def test_reject_class_fails() -> None:
     r = recipe(models=(ModelRule("m1", use_image_score=False, use_regions=False, reject_classes=("crack",)),))
     assert decide(r, [out(classes=[("scratch", 0.9)])], SIZE).verdict is Verdict.PASS
     decision = decide(r, [out(classes=[("crack", 0.9)])], SIZE)
-    assert decision.verdict is Verdict.FAIL and "crack" in decision.reasons[0]
+    assert decision.verdict is Verdict.FAIL and "crack" in decision.texts[0] and decision.codes == (C.REJECT_CLASS,)

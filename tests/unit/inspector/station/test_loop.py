@@ -10,7 +10,7 @@ import pytest
 
 from inspector.domain.camera import CameraStats
 from inspector.domain.frame import Frame, GroundTruth
-from inspector.domain.inspection import ModelOutput, Verdict
+from inspector.domain.inspection import ModelOutput, ReasonCode, Verdict
 from inspector.domain.recipe import ModelRule, Recipe
 from inspector.station.loop import LoopSettings, Station
 
@@ -43,11 +43,12 @@ class FakeModel:
     id = "fake-model"
     image_threshold = 0.5
     pixel_threshold = 0.5
+    min_area = 1
 
     def __init__(self, delay: float = 0.0, fail_every: int = 0) -> None:
         self.delay, self.fail_every, self.calls = delay, fail_every, 0
 
-    def infer(self, frame, pixel_threshold=None, image_threshold=None, min_area=1) -> ModelOutput:
+    def infer(self, frame) -> ModelOutput:
         self.calls += 1
         time.sleep(self.delay)
         if self.fail_every and self.calls % self.fail_every == 0:
@@ -60,7 +61,7 @@ class FakeSink:
     def __init__(self) -> None:
         self.items, self.lock = [], threading.Lock()
 
-    def submit(self, inspection, heatmap_vmax=None) -> None:
+    def submit(self, inspection) -> None:
         with self.lock:
             self.items.append(inspection)
 
@@ -104,8 +105,12 @@ def test_model_failure_is_fail_never_pass() -> None:
     station, sink = run(FakeModel(fail_every=3), LoopSettings(backpressure="block"), 9)
     failed = [i for i in sink.items if i.outputs[0].error]
     assert len(failed) == 3
-    assert all(i.verdict is Verdict.FAIL and "runtime crashed" in i.decision.reasons[0] for i in failed)
-    assert station.counters.snapshot().model_errors == 3
+    assert all(i.verdict is Verdict.FAIL and "runtime crashed" in i.decision.texts[0] for i in failed)
+    assert all(i.decision.codes == (ReasonCode.MODEL_ERROR,) for i in failed)
+    snap = station.counters.snapshot()
+    assert snap.model_errors == 3
+    defective = sum(1 for i in sink.items if not i.outputs[0].error and i.frame.truth.is_defective)
+    assert snap.fail_reasons == {"model_error": 3, "score_over_threshold": defective}
 
 
 def test_late_result_is_fail() -> None:
@@ -115,8 +120,9 @@ def test_late_result_is_fail() -> None:
     station.start(3)
     assert station.wait(10)
     station.stop()
-    assert all(i.verdict is Verdict.FAIL and i.decision.reasons[0].startswith("late") for i in sink.items)
-    assert station.counters.snapshot().late == 3
+    assert all(i.verdict is Verdict.FAIL and i.decision.codes[0] is ReasonCode.LATE for i in sink.items)
+    snap = station.counters.snapshot()
+    assert snap.late == 3 and snap.fail_reasons["late"] == 3
 
 
 def test_stop_without_limit_logs_everything_inspected() -> None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from inspector.domain.frame import Frame, GroundTruth
-from inspector.domain.inspection import Decision, DefectRegion, Inspection, ModelOutput, Verdict
+from inspector.domain.inspection import Decision, DefectRegion, Inspection, ModelOutput, Reason, ReasonCode, Verdict
 
 EPOCH = 1_700_000_000.0
 
@@ -28,7 +28,8 @@ def make_inspection(i: int, *, defective: bool | None = None, size: int = 64, st
                                pixel_threshold=0.4, regions=regions, latency_ms=5.0),)
     frame = Frame(id=i, camera="cam0", timestamp=EPOCH + i, monotonic=time.monotonic(), image=image,
                   truth=GroundTruth("scratch" if defective else None))
-    decision = Decision(Verdict.FAIL if defective else Verdict.PASS,
-                        ("score 0.90 >= 0.50",) if defective else (), regions)
+    reason = (Reason(ReasonCode.SCORE_OVER_THRESHOLD, "score 0.90 >= 0.50", bundle) if defective
+              else Reason(ReasonCode.PASS, "all models within thresholds"))
+    decision = Decision(Verdict.FAIL if defective else Verdict.PASS, (reason,), regions, 0 if outputs else None)
     latencies = {"acquire": 1.0, "inference": 5.0, "decision": 0.25, "total": 7.5, "queue": 0.5}
     return Inspection(frame, station, recipe, 3, outputs, decision, latencies)

@@ -15,7 +15,7 @@ def test_fresh_database_upgrades_to_head_and_matches_the_models(tmp_path: Path) 
     url = default_sqlite_url(tmp_path)
     assert current(url) is None
     upgrade(url)
-    assert current(url) == head() == "0002"
+    assert current(url) == head() == "0003"
     assert differences(url) == []
     upgrade(url)  # idempotent
     engine = make_engine(url)
@@ -48,3 +48,31 @@ def test_downgrade_to_base_removes_everything(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert current(url) is None
+
+
+def test_0003_gives_existing_inspections_their_model_row(tmp_path: Path) -> None:
+    url = default_sqlite_url(tmp_path)
+    upgrade(url, "0002")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO stations (id, name, created) VALUES (1, 's', '2026-01-01 00:00:00')"))
+            conn.execute(text("INSERT INTO recipes (id, name, version, body) VALUES (1, 'r', 1, '{}')"))
+            conn.execute(text("INSERT INTO model_bundles (id, bundle_id, name, task, architecture, manifest, "
+                              "loaded_at) VALUES (7, 'b-7', 'b', 'anomaly', 'patchcore', '{}', '2026-01-01')"))
+            conn.execute(text("INSERT INTO artifacts (id, kind, sha256, relpath, bytes, media_type) "
+                              "VALUES (1, 'image', 'aa', 'aa.png', 1, 'image/png')"))
+            conn.execute(text(
+                "INSERT INTO inspections (id, uid, frame_id, camera, station_id, recipe_id, bundle_id, acquired_at, "
+                "created_at, verdict, reasons, score, image_threshold, pixel_threshold, latencies, "
+                "image_artifact_id, review_status) VALUES (1, 'u1', 1, 'c', 1, 1, 7, '2026-01-01', '2026-01-01', "
+                "'FAIL', '[\"old reason\"]', 0.9, 0.5, 0.4, '{}', 1, 'unreviewed')"))
+        upgrade(url)
+        with engine.connect() as conn:
+            models = conn.execute(text("SELECT inspection_id, position, bundle_id, score, image_threshold, "
+                                       "pixel_threshold FROM inspection_models")).all()
+            codes = conn.execute(text("SELECT reason_codes FROM inspections")).scalar_one()
+    finally:
+        engine.dispose()
+    assert [tuple(m) for m in models] == [(1, 0, 7, 0.9, 0.5, 0.4)]
+    assert codes == "[]"

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from inspector.domain.inspection import Decision, DefectRegion, Inspection, ModelOutput, Reason, ReasonCode, Verdict
+from inspector.render import DEFAULT_OPACITY, overlay
 from inspector.storage.archive import ArtifactStore
-from inspector.storage.records import InspectionRecord, build_record
+from inspector.storage.records import InspectionRecord, ModelRecord, build_record
 from tests.unit.inspector.storage.factories import EPOCH, make_inspection
 
 
@@ -17,11 +23,13 @@ def test_record_round_trips_through_json(tmp_path: Path) -> None:
 
 def test_record_describes_the_inspection(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
-    record = build_record(make_inspection(1, size=200), store, heatmap_vmax=1.0)
+    record = build_record(make_inspection(1, size=200), store)
     assert (record.frame_id, record.camera, record.station, record.recipe, record.recipe_version) == (
         1, "cam0", "line-1", "washer", 3)
     assert (record.acquired_at, record.verdict, record.bundle_id, record.score) == (EPOCH + 1, "FAIL", "bundle-a", 0.9)
     assert (record.truth_defective, record.truth_defect, len(record.regions)) == (True, "scratch", 1)
+    assert record.reason_codes == ("score_over_threshold",) and record.reasons == ("score 0.90 >= 0.50",)
+    assert record.models == (ModelRecord(0, "bundle-a", 0.9, 0.5, 0.4, None, 5.0),)
     assert (record.image.kind, record.heatmap.kind, record.thumbnail.kind) == ("image", "heatmap", "thumbnail")
     assert (record.thumbnail.width, record.heatmap.width) == (128, 200)
     assert all(store.verify(a) for a in (record.image, record.heatmap, record.thumbnail))
@@ -33,3 +41,56 @@ def test_no_map_no_heatmap_and_unknown_truth(tmp_path: Path) -> None:
         **{**inspection.frame.__dict__, "truth": None})})
     record = build_record(inspection, ArtifactStore(tmp_path))
     assert record.heatmap is None and record.truth_defective is None and record.truth_defect is None
+
+
+def test_a_journal_entry_written_before_per_model_records_still_loads(tmp_path: Path) -> None:
+    entry = build_record(make_inspection(1), ArtifactStore(tmp_path)).to_dict()
+    del entry["models"], entry["reason_codes"]  # what the journal held before migration 0003
+    record = InspectionRecord.from_dict(entry)
+    assert record.models == () and record.reason_codes == () and record.bundle_id == "bundle-a"
+
+
+def _two_model_inspection(deciding: int | None, kept: tuple[DefectRegion, ...]) -> Inspection:
+    base = make_inspection(1, size=64)
+    inside = DefectRegion(x=2, y=2, width=6, height=6, area=30, score=0.9)
+    outside = DefectRegion(x=50, y=50, width=6, height=6, area=30, score=0.8, class_name="scratch")
+    anomaly = replace(base.outputs[0], regions=(inside, outside))
+    detector = ModelOutput(model="detector-b", score=0.7, image_threshold=0.02, pixel_threshold=0.03,
+                           regions=(outside,), latency_ms=2.5)
+    verdict = Verdict.FAIL if kept else Verdict.PASS
+    codes = (Reason(ReasonCode.REGION_OVER_THRESHOLD, "1 defect region(s)", "detector-b"),) if kept else (
+        Reason(ReasonCode.PASS, "all models within thresholds"),)
+    return replace(base, outputs=(anomaly, detector), decision=Decision(verdict, codes, kept, deciding))
+
+
+@pytest.mark.parametrize("deciding, headline", [(0, ("bundle-a", 0.9, 0.5, 0.4)),
+                                                (1, ("detector-b", 0.7, 0.02, 0.03))])
+def test_every_model_is_recorded_in_order_and_the_headline_is_the_deciding_one(tmp_path: Path, deciding: int,
+                                                                               headline: tuple) -> None:
+    inspection = _two_model_inspection(deciding=deciding, kept=(DefectRegion(2, 2, 6, 6, 30, 0.9),))
+    record = build_record(inspection, ArtifactStore(tmp_path))
+    assert [(m.position, m.bundle_id, m.score, m.image_threshold, m.pixel_threshold) for m in record.models] == [
+        (0, "bundle-a", 0.9, 0.5, 0.4), (1, "detector-b", 0.7, 0.02, 0.03)]
+    assert (record.bundle_id, record.score, record.image_threshold, record.pixel_threshold) == headline
+    assert record.reason_codes == ("region_over_threshold",)
+
+
+def test_only_the_decisions_regions_are_stored(tmp_path: Path) -> None:
+    """Regions the decision dropped (outside the ROI, say) are not evidence of this verdict: never stored."""
+    kept = (DefectRegion(x=2, y=2, width=6, height=6, area=30, score=0.9),)
+    store = ArtifactStore(tmp_path)
+    assert [(r.x, r.y) for r in build_record(_two_model_inspection(0, kept), store).regions] == [(2, 2)]
+    assert build_record(_two_model_inspection(0, ()), store).regions == ()
+
+
+def test_the_archived_heatmap_is_the_renderers_picture_scaled_from_the_pixel_threshold(tmp_path: Path) -> None:
+    inspection = make_inspection(1, size=48)
+    heat = np.full((48, 48), 0.04, np.float32)
+    heat[10:20] = 0.8  # 2x the pixel threshold (0.4): red
+    heat[47, 47] = 4.0  # one hot pixel: a frame's maximum is no scale
+    inspection = replace(inspection, outputs=(replace(inspection.outputs[0], anomaly_map=heat),))
+    store = ArtifactStore(tmp_path)
+    archived = store.read_png(build_record(inspection, store).heatmap)
+    assert np.array_equal(archived, overlay(inspection.frame.image, heat, 0.4, DEFAULT_OPACITY))
+    assert np.array_equal(archived[30:40], inspection.frame.image[30:40])  # below the threshold: untouched
+    assert not np.array_equal(archived[10:20], inspection.frame.image[10:20])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.orm import InspectionRow, StationRow
 from inspector.storage.records import InspectionRecord, build_record
-from inspector.storage.repositories import InspectionFilter, InspectionRepository, Page, StationRepository
+from inspector.storage.repositories import InspectionRepository, StationRepository
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 from tests.unit.inspector.storage.factories import EPOCH, make_inspection
 
@@ -84,8 +84,10 @@ def test_add_links_everything_and_reads_back(sessions: sessionmaker[Session], tm
         assert (row.station.name, row.recipe.name, row.recipe.version, row.bundle.bundle_id) == (
             "line-1", "washer", 3, "bundle-a")
         assert row.acquired_at == datetime.fromtimestamp(EPOCH + 1, UTC) and row.acquired_at.tzinfo is not None
-        assert (row.verdict, row.reasons, row.score, row.image_threshold, row.pixel_threshold) == (
-            "FAIL", ["score 0.90 >= 0.50"], 0.9, 0.5, 0.4)
+        assert (row.verdict, row.reasons, row.reason_codes, row.score, row.image_threshold, row.pixel_threshold) == (
+            "FAIL", ["score 0.90 >= 0.50"], ["score_over_threshold"], 0.9, 0.5, 0.4)
+        assert [(m.position, m.bundle.bundle_id, m.score, m.image_threshold, m.pixel_threshold, m.error, m.latency_ms)
+                for m in row.models] == [(0, "bundle-a", 0.9, 0.5, 0.4, None, 5.0)]
         assert (row.latency_acquire_ms, row.latency_inference_ms, row.latency_decision_ms,
                 row.latency_total_ms, row.latencies) == (1.0, 5.0, 0.25, 7.5, {"queue": 0.5})
         assert (row.truth_defective, row.truth_defect, row.review_status) == (True, "scratch", "unreviewed")
@@ -103,25 +105,6 @@ def test_a_thumbnail_equal_to_its_image_shares_the_artifact(sessions: sessionmak
         row = uow.inspections.add(record)
         uow.commit()
         assert record.thumbnail.sha256 == record.image.sha256 and row.thumbnail_artifact_id == row.image_artifact_id
-
-
-def test_list_and_count_filter_by_time_verdict_station(sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    store = ArtifactStore(tmp_path / "archive")
-    with SqlAlchemyUnitOfWork(sessions) as uow:
-        for i in range(10):
-            uow.inspections.add(build_record(make_inspection(i, station="a" if i < 6 else "b"), store))
-        uow.commit()
-    start = datetime.fromtimestamp(EPOCH + 2, UTC)
-    with SqlAlchemyUnitOfWork(sessions) as uow:
-        repo = uow.inspections
-        assert repo.count() == 10
-        assert repo.count(InspectionFilter(verdict="FAIL")) == 5
-        assert repo.count(InspectionFilter(station="b")) == 4
-        window = InspectionFilter(start=start, end=start + timedelta(seconds=4))  # frames 2..5
-        assert [r.frame_id for r in repo.list(window)] == [5, 4, 3, 2]
-        assert [r.frame_id for r in repo.list(InspectionFilter(station="a", verdict="PASS"))] == [4, 2, 0]
-        assert [r.frame_id for r in repo.list(page=Page(offset=2, limit=3))] == [7, 6, 5]
-        assert repo.count(InspectionFilter(recipe="washer", review_status="unreviewed", min_score=0.5)) == 5
 
 
 def test_naive_datetimes_are_refused(sessions: sessionmaker[Session]) -> None:

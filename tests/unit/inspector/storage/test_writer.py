@@ -41,7 +41,7 @@ def rows(url_or_engine: str | Engine) -> list[InspectionRow]:
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
         with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
-            return list(uow.inspections.list(page=None))
+            return list(uow.session.scalars(select(InspectionRow).order_by(InspectionRow.id)).unique())
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()
@@ -63,7 +63,7 @@ def writer_for(url: str | Engine, tmp_path: Path, **kwargs: object) -> Inspectio
 def test_logs_inspections_with_verified_artifacts(sqlite_url: str, tmp_path: Path) -> None:
     writer = writer_for(sqlite_url, tmp_path)
     for i in range(10):
-        writer.submit(make_inspection(i, size=160), heatmap_vmax=1.0)
+        writer.submit(make_inspection(i, size=160))
     writer.submit(make_inspection(10, bundle=None))
     assert writer.flush(10)
     writer.close()
