@@ -21,10 +21,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logging.disable(logging.WARNING)
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
+from station_config import write_station_config  # noqa: E402 - benchmarks/station_config.py, beside this script
 
-from inspector.bundle.store import open_bundle  # noqa: E402
 from inspector.gui.app import make_application  # noqa: E402
 from inspector.gui.qt_station_window import QtStationWindow  # noqa: E402
 from inspector.gui.station_controller import RUNNING, STOPPED, StationController  # noqa: E402
@@ -46,18 +45,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def write_config(root: Path, bundle: Path, fps: float, runtime: str) -> Path:
-    size = open_bundle(bundle).manifest.input.height
-    recipe = root / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump({"name": "bench", "models": [{"bundle": str(bundle.resolve())}],
-                                      "min_defect_area": 30, "deadline_ms": 5000}))
-    station = root / "station.yaml"
-    station.write_text(yaml.safe_dump({
-        "station": {"name": "bench", "data_dir": str(root / "station")},
-        "camera": {"kind": "sim", "sim": {"product": "washer", "fps": fps, "size": size, "defect_fraction": 0.2}},
-        "recipe": str(recipe),
-        "pipeline": {"queue_size": 4, "backpressure": "drop_oldest", "runtime": runtime},
-    }))
-    return station
+    return write_station_config(root, bundle, fps=fps, runtime=runtime)
 
 
 class StallMeter:

@@ -20,13 +20,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logging.disable(logging.WARNING)
 
 import sqlalchemy as sa  # noqa: E402
+from station_config import write_station_config  # noqa: E402 - benchmarks/station_config.py, beside this script
 
 from inspector.camera.simulated import SimulatedCamera  # noqa: E402
-from inspector.domain.recipe import ModelRule, Recipe  # noqa: E402
 from inspector.inference.anomaly import AnomalyModel  # noqa: E402
-from inspector.station.loop import LoopSettings, Station  # noqa: E402
-from inspector.storage import InspectionWriter, default_sqlite_url, make_engine  # noqa: E402
-from inspector.storage.migrate import upgrade  # noqa: E402
+from inspector.station.runtime import StationRuntime  # noqa: E402
+from inspector.storage import make_engine  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -80,18 +79,16 @@ def main(args: argparse.Namespace) -> None:
     bare = bare_runtime(model, frames, args.frames)
 
     with tempfile.TemporaryDirectory() as tmp:
-        url = default_sqlite_url(tmp)
-        upgrade(url)
-        writer = InspectionWriter(url, Path(tmp) / "artifacts", Path(tmp) / "journal", "bench")
-        recipe = Recipe("bench", 1, (ModelRule(str(args.bundle)),), min_defect_area=30, deadline_ms=60_000)
-        station = Station("bench", camera, [model], recipe, writer, LoopSettings(queue_size=8, backpressure="block"))
+        config = write_station_config(Path(tmp), args.bundle, fps=10_000, runtime=args.runtime, threads=args.threads,
+                                      pool=32, backpressure="block", queue_size=8, product=args.product)
+        runtime = StationRuntime(config)
         start = time.perf_counter()
-        station.start(args.frames)
-        station.wait()
-        station.stop()
-        writer.close(timeout=60)
+        runtime.start(args.frames)
+        runtime.wait()
+        writer, url = runtime.parts.writer, runtime.parts.url
+        report = runtime.close(timeout=60)
         elapsed = time.perf_counter() - start
-        snap = station.counters.snapshot()
+        snap = runtime.counters.snapshot()
         engine = make_engine(url)
         with engine.connect() as conn:
             rows = conn.execute(sa.text("select count(*), count(heatmap_artifact_id) from inspections")).one()
@@ -110,6 +107,7 @@ def main(args: argparse.Namespace) -> None:
     pipeline_drops = sum(v for k, v in snap.dropped.items() if not k.startswith("camera"))
     print(f"logged {rows[0]} inspections, {rows[1]} with heatmap; dropped in the pipeline {pipeline_drops}; "
           f"journaled {writer.journaled}")
+    print(f"closed: {report}")
 
 
 if __name__ == "__main__":

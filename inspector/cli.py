@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +39,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from inspector.config import ConfigError
     from inspector.domain.camera import CameraError
     from inspector.review.access import UnknownRole
-    from inspector.station.factory import StartupError
+    from inspector.station.errors import StartupError
     from inspector.storage.database import DatabaseUnavailable
 
     return (ConfigError, StartupError, BundleError, CameraError, DatabaseUnavailable, FileNotFoundError, UnknownRole)
@@ -70,52 +71,69 @@ def _counters_table(snapshot, writer) -> Table:
 @app.command()
 def run(
     config: ConfigOption = DEFAULT_CONFIG,
-    headless: Annotated[bool, typer.Option(help="Run without the GUI (the only mode so far).")] = True,
+    headless: Annotated[bool, typer.Option(help="Run without the window (the default); --no-headless opens the "
+                                                "operator window, as `inspector station` does.")] = True,
     frames: Annotated[int | None, typer.Option(help="Stop after this many inspections.")] = None,
     camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
 ) -> None:
-    """Run the station: acquisition -> inference -> decision -> database, with live counters."""
+    """Run the station: acquisition -> inference -> decision -> database, with live counters.
+
+    Ctrl+C or SIGTERM (how a service manager stops it) runs the orderly close: stop acquisition, inspect
+    what is in the pipeline, close the writer, the line I/O and the camera.
+    """
+    if not headless:
+        station(config=config, camera=camera)
+        return
 
     def action() -> int:
-        from inspector.config import load_station_config
-        from inspector.station.factory import build_station
+        from inspector.station.runtime import StationRuntime
 
-        cfg = load_station_config(config)
-        parts = build_station(cfg, camera)
-        station, writer = parts.station, parts.writer
+        runtime = StationRuntime(config, camera)
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            station.start(frames)
-            with Live(_counters_table(station.counters.snapshot(), writer), console=console,
+            runtime.start(frames)
+            with Live(_counters_table(runtime.counters.snapshot(), runtime.parts.writer), console=console,
                       refresh_per_second=2, transient=not console.is_terminal) as live:
-                while not station.wait(0.5):
-                    live.update(_counters_table(station.counters.snapshot(), writer))
-                    if frames is None and not station.running:
+                while not stop.is_set() and not runtime.wait(0.5):
+                    live.update(_counters_table(runtime.counters.snapshot(), runtime.parts.writer))
+                    if frames is None and not runtime.running:
                         break
-        except KeyboardInterrupt:
-            console.print("stopping...")
+            if stop.is_set():
+                console.print("stopping...")
+            parts = runtime.parts
+            report = runtime.close()
         finally:
-            station.stop()
-            writer.close(timeout=30)
-        return _summary(station.counters.snapshot(), writer, parts.url, station.camera)
+            runtime.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return _summary(runtime.counters.snapshot(), parts, report)
 
     _run(action)
 
 
-def _summary(snapshot, writer, url: str, camera) -> int:
+def _summary(snapshot, parts, report) -> int:
     from inspector.storage.database import mask_url
 
+    writer, camera = parts.writer, parts.camera
     console.print(_counters_table(snapshot, writer))
     dropped = ", ".join(f"{k}: {v}" for k, v in snapshot.dropped.items()) or "none"
     console.print(f"frames {snapshot.inspected} | pass {snapshot.passed} | fail {snapshot.failed} | "
                   f"dropped {snapshot.dropped_total} ({dropped}) | {snapshot.rate:.2f} inspections/s | "
                   f"p50 {snapshot.latency_p50_ms or 0:.1f} ms | p99 {snapshot.latency_p99_ms or 0:.1f} ms",
                   highlight=False, soft_wrap=True)
+    if snapshot.fail_reasons:
+        console.print("fail by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(snapshot.fail_reasons.items())),
+                      highlight=False, soft_wrap=True)
     if snapshot.truth_known:
         console.print(f"ground truth: {snapshot.agreement:.1%} of {snapshot.truth_known} verdicts agree; "
                       f"escapes {snapshot.escapes}, false rejects {snapshot.false_rejects}", highlight=False)
-    console.print(f"logged {writer.logged} to {mask_url(url)}; still journaled {writer.journaled}; "
+    console.print(f"logged {writer.logged} to {mask_url(parts.url)}; still journaled {writer.journaled}; "
                   f"camera {camera.name}: {camera.stats.grabbed} grabbed, {camera.stats.reconnects} reconnects",
                   highlight=False, soft_wrap=True)
+    console.print(f"closed: {report}", highlight=False, soft_wrap=True)
+    for warning in camera.stats.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if writer.journaled:
         err.print(f"[yellow]warning:[/] {writer.journaled} inspections are journaled but not yet in the database; "
                   "they will be written on the next start", highlight=False)
@@ -246,12 +264,10 @@ def users_list(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption =
     _run(action)
 
 
-def _session(url: str):
-    from inspector.storage.database import check_connection, make_engine, make_session_factory
-    from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
+def _review(config: Path, database: str | None):
+    from inspector.review.context import ReviewContext
 
-    check_connection(url)
-    return SqlAlchemyUnitOfWork(make_session_factory(make_engine(url)))
+    return ReviewContext(_url(config, database), "inspector-cli (read only)")
 
 
 @inspections_app.command("list")
@@ -260,21 +276,22 @@ def inspections_list(
     verdict: Annotated[str | None, typer.Option(help="PASS or FAIL.")] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.")] = 20,
 ) -> None:
-    """The newest inspections."""
+    """The newest inspections (the QA review's query)."""
 
     def action() -> int:
-        from inspector.storage.repositories import InspectionFilter, Page
+        from inspector.review.queries import ReviewFilter
 
-        with _session(_url(config, database)) as uow:
-            rows = uow.inspections.list(InspectionFilter(verdict=verdict.upper() if verdict else None),
-                                        Page(0, limit))
-            table = Table("id", "acquired", "station", "recipe", "verdict", "score", "truth", "total ms")
-            for r in rows:
-                table.add_row(str(r.id), r.acquired_at.strftime("%Y-%m-%d %H:%M:%S"), r.station.name,
-                              f"{r.recipe.name} v{r.recipe.version}", r.verdict,
-                              "-" if r.score is None else f"{r.score:.3f}", r.truth_defect or "",
-                              "-" if r.latency_total_ms is None else f"{r.latency_total_ms:.0f}")
-            console.print(table)
+        ctx = _review(config, database)
+        try:
+            rows = ctx.queries.page(ReviewFilter(verdict=verdict.upper() if verdict else None), limit=limit).rows
+        finally:
+            ctx.close()
+        table = Table("id", "acquired", "station", "recipe", "bundle", "verdict", "score", "review", "class")
+        for r in rows:
+            table.add_row(str(r.id), r.acquired_at.strftime("%Y-%m-%d %H:%M:%S"), r.station,
+                          f"{r.recipe} v{r.recipe_version}", r.bundle or "-", r.verdict,
+                          "-" if r.score is None else f"{r.score:.3f}", r.review_status, r.defect_class or "")
+        console.print(table)
         return 0
 
     _run(action)
@@ -284,26 +301,31 @@ def inspections_list(
 def inspections_show(
     inspection_id: int, config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None
 ) -> None:
-    """One inspection with its regions, artifacts and latencies."""
+    """One inspection with every model's result, its regions, artifacts, latencies and reviews."""
 
     def action() -> int:
-        with _session(_url(config, database)) as uow:
-            r = uow.inspections.get(inspection_id)
-            if r is None:
-                err.print(f"[bold red]error:[/] no inspection with id {inspection_id}")
-                return 2
-            console.print(f"inspection {r.id} frame {r.frame_id} camera {r.camera} at {r.acquired_at.isoformat()}")
-            console.print(f"verdict {r.verdict}: {'; '.join(r.reasons)}", highlight=False)
-            console.print(f"score {r.score} image threshold {r.image_threshold} pixel threshold {r.pixel_threshold}")
-            bundle = r.bundle.bundle_id if r.bundle else "-"
-            console.print(f"recipe {r.recipe.name} v{r.recipe.version}; bundle {bundle}")
-            console.print(f"latencies ms: {r.latencies}", highlight=False)
-            console.print(f"image {r.image.relpath} sha256 {r.image.sha256}")
-            if r.heatmap:
-                console.print(f"heatmap {r.heatmap.relpath} sha256 {r.heatmap.sha256}")
-            for g in r.regions:
-                console.print(f"region {g.class_name} at {g.x},{g.y} {g.width}x{g.height} area {g.area} "
-                              f"score {g.score:.3f}")
+        ctx = _review(config, database)
+        try:
+            d = ctx.detail(inspection_id)
+        finally:
+            ctx.close()
+        if d is None:
+            err.print(f"[bold red]error:[/] no inspection with id {inspection_id}")
+            return 2
+        out = lambda text: console.print(text, highlight=False, soft_wrap=True)  # noqa: E731
+        out(f"inspection {d.id} frame {d.frame_id} camera {d.camera} at {d.acquired_at.isoformat()}")
+        out(f"verdict {d.verdict} [{', '.join(d.reason_codes) or '-'}]: {'; '.join(d.reasons)}")
+        out(f"recipe {d.recipe} v{d.recipe_version}; headline score {d.score} (bundle {d.bundle or '-'})")
+        for m in d.models:
+            out(f"model {m.position + 1} {m.bundle}: score {m.score} image threshold {m.image_threshold} "
+                f"pixel threshold {m.pixel_threshold}" + (f" ERROR {m.error}" if m.error else "")
+                + ("" if m.latency_ms is None else f" ({m.latency_ms:.1f} ms)"))
+        out(f"latencies ms: {d.latencies_ms}")
+        out(f"image {d.image}" + (f"; heatmap {d.heatmap}" if d.heatmap else ""))
+        for g in d.regions:
+            out(f"region {g.class_name} at {g.x},{g.y} {g.width}x{g.height} area {g.area} score {g.score:.3f}")
+        for r in d.reviews:
+            out(f"review {r.at.isoformat()} {r.user}: {r.action} {r.class_name or ''} {r.comment or ''}".rstrip())
         return 0
 
     _run(action)
@@ -315,25 +337,17 @@ def inspections_export(
     config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None,
     verdict: Annotated[str | None, typer.Option(help="PASS or FAIL.")] = None,
 ) -> None:
-    """Export inspections as CSV (newest first)."""
+    """Export inspections as CSV, newest first (the QA review's CSV layout)."""
 
     def action() -> int:
-        from inspector.storage.repositories import InspectionFilter, Page
+        from inspector.review.export import write_csv
+        from inspector.review.queries import ReviewFilter
 
-        filters = InspectionFilter(verdict=verdict.upper() if verdict else None)
-        written = 0
-        with _session(_url(config, database)) as uow, csv_path.open("w", newline="", encoding="utf-8") as handle:
-            out = csv.writer(handle)
-            out.writerow(["id", "acquired_at", "station", "recipe", "recipe_version", "bundle", "verdict", "score",
-                          "image_threshold", "truth_defect", "latency_total_ms", "image_sha256", "reasons"])
-            offset = 0
-            while rows := uow.inspections.list(filters, Page(offset, 1000)):
-                for r in rows:
-                    out.writerow([r.id, r.acquired_at.isoformat(), r.station.name, r.recipe.name, r.recipe.version,
-                                  r.bundle.bundle_id if r.bundle else "", r.verdict, r.score, r.image_threshold,
-                                  r.truth_defect or "", r.latency_total_ms, r.image.sha256, " | ".join(r.reasons)])
-                written += len(rows)
-                offset += len(rows)
+        ctx = _review(config, database)
+        try:
+            written = write_csv(ctx, csv_path, ReviewFilter(verdict=verdict.upper() if verdict else None))
+        finally:
+            ctx.close()
         console.print(f"wrote {written} rows to {csv_path}")
         return 0
 

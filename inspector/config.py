@@ -42,6 +42,7 @@ class SimCameraSection(_Section):
     defect_fraction: float = Field(0.2, ge=0, le=1)
     seed: int = 0
     size: int = Field(256, ge=32, le=4096)
+    pool: int = Field(0, ge=0, le=10_000)  # parts rendered up front and cycled; 0 renders every part live
 
 
 class GenICamSection(_Section):

@@ -234,6 +234,7 @@ class GenICamCamera:
         self._last_device_frame = None
         self._acquiring = True
         self._stats.connected = True
+        self._stats.closed = False
         log.info("camera %s: acquiring from %s", self.name, self._label)
 
     def stop(self) -> None:
@@ -250,6 +251,7 @@ class GenICamCamera:
             self._ia.destroy()
             self._ia = None
         self._stats.connected = False
+        self._stats.closed = True
         self._release()
 
     def _release(self) -> None:

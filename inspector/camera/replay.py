@@ -79,6 +79,7 @@ class ReplayCamera:
         self.exhausted = False
         self._started = True
         self._stats.connected = True
+        self._stats.closed = False
 
     def stop(self) -> None:
         """Stop playback; ``start`` begins again from the first frame."""
@@ -90,6 +91,7 @@ class ReplayCamera:
 
     def close(self) -> None:
         self.stop()
+        self._stats.closed = True
 
     def grab(self, timeout: float) -> Frame | None:
         """The next frame, or None when it is not due within ``timeout`` s or playback ended (``loop=False``)."""

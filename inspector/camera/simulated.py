@@ -42,6 +42,7 @@ class SimulatedCamera:
     def start(self) -> None:
         self._running = True
         self._stats.connected = not self._unplugged.is_set()
+        self._stats.closed = False
         self._next_due = time.monotonic()
 
     def stop(self) -> None:
@@ -50,6 +51,7 @@ class SimulatedCamera:
     def close(self) -> None:
         self._running = False
         self._stats.connected = False
+        self._stats.closed = True
 
     def unplug(self) -> None:
         """Simulate a lost device: grabs time out until ``replug``."""

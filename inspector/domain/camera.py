@@ -12,10 +12,6 @@ class CameraError(Exception):
     """A camera could not be found, opened or configured; the message names it."""
 
 
-class CameraLost(CameraError):
-    """The device went away during acquisition."""
-
-
 @dataclass
 class CameraStats:
     """Counters a camera keeps while it runs."""
@@ -26,6 +22,7 @@ class CameraStats:
     timeouts: int = 0
     reconnects: int = 0
     connected: bool = False
+    closed: bool = False  # set by close(): the device (or its simulation) was released
     last_error: str | None = None
     warnings: list[str] = field(default_factory=list)
 

@@ -58,8 +58,10 @@ def run_station(config_path: Path | str, camera: str | None = None, fullscreen: 
     app = make_application()
     controller = StationController(config_path, camera)
     window = QtStationWindow(controller, review=review_opener(config_path, user))
-    # Ctrl+C in the terminal closes the window cleanly (the timer lets Python see the signal).
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Ctrl+C in the terminal and SIGTERM (a service manager) close the window: the runtime's close sequence.
+    # The timer lets Python see the signal while Qt's event loop runs.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)
     heartbeat.start(200)

@@ -37,6 +37,8 @@ from inspector.gui.qt_widgets import (
 )
 from inspector.gui.station_controller import (
     CLOSED,
+    ERROR,
+    HOLDING,
     RUNNING,
     STARTING,
     STOPPED,
@@ -303,9 +305,9 @@ class QtStationWindow(QMainWindow):
         inspection = frame.inspection
         self.image_view.set_image(frame.image, frame.pixels)
         self.strip.set_results(frame.recent, frame.strip)
-        if self.controller.state in (RUNNING, STOPPING):
+        if self.controller.state in (RUNNING, STOPPING):  # on HOLD the indicator keeps saying so
             self.indicator.show_verdict(str(inspection.verdict))
-        reasons = "; ".join(inspection.decision.reasons)
+        reasons = "; ".join(inspection.decision.texts)
         if reasons != self.reasons.text():
             self.reasons.setText(reasons)
         c = self.controller.counters  # plain int reads: the counts move with the verdict, the rest at 4 Hz
@@ -317,16 +319,21 @@ class QtStationWindow(QMainWindow):
                                 + ("" if total is None else f"  ·  {total:.0f} ms"))
 
     def _on_state(self, state: str) -> None:
-        running = state == RUNNING
-        self.start_button.setEnabled(state == STOPPED)
+        running = state in (RUNNING, HOLDING)
+        startable = state in (STOPPED, ERROR)
+        self.start_button.setEnabled(startable)
         self.stop_button.setEnabled(running)
-        self.recipe_combo.setEnabled(state == STOPPED)
+        self.recipe_combo.setEnabled(startable)
         if state in (STARTING, STOPPING):
             self.indicator.show_idle("STARTING…" if state == STARTING else "STOPPING…")
+        elif state == HOLDING:
+            self.indicator.show_idle("HOLD")
         elif running:
             self.indicator.show_idle("READY")  # until the first part of this run is inspected
         elif state == STOPPED:
             self.indicator.show_idle("STOPPED")
+        elif state == ERROR:
+            self.indicator.show_idle("NOT STARTED")
         elif state == CLOSED and self._close_requested:
             self.close()
 
@@ -348,6 +355,8 @@ class QtStationWindow(QMainWindow):
                            f"  ·  logged {status.logged}")
         self.alarms.set_alarms(status.alarms)
         self.lights.show_status(status)
+        if status.notices and not self.notice.text():
+            self.notice.setText(" · ".join(status.notices))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Closing stops the station and flushes the writer off the UI thread, then closes for real."""

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from inspector.gui.station_controller import StationStatus
+    from inspector.station.runtime import StationStatus
 
 BG, PANEL, EDGE, TEXT, MUTED = "#0e1116", "#171c23", "#2a313b", "#eef1f4", "#8b95a3"
 GREEN, RED, AMBER, GREY, ACCENT = "#14a44d", "#dc2f2f", "#f2a900", "#4b525c", "#2f80ed"
@@ -125,7 +125,6 @@ class QtStatusLights(QFrame):
         self.setObjectName("panel")
         self.camera, self.model = QtStatusLight("Camera"), QtStatusLight("Model")
         self.database, self.line_io = QtStatusLight("Database"), QtStatusLight("Line I/O")
-        self.line_io.set_state("off", "not configured")
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 4, 8, 4)
         for light in (self.camera, self.model, self.database, self.line_io):
@@ -154,6 +153,12 @@ class QtStatusLights(QFrame):
         else:
             pending = f" · {s.journaled} pending" if s.journaled else ""
             self.database.set_state("ok", f"{s.logged:,} logged{pending}")
+        if not s.line_io:
+            self.line_io.set_state("off", "not configured")
+        else:
+            down = [line for line in s.line_io if not line.connected]
+            shown = down or s.line_io
+            self.line_io.set_state("error" if down else "ok", " · ".join(f"{x.name}: {x.detail}" for x in shown))
 
 
 def fixed_label(width: int, height: int, style: str) -> QLabel:

@@ -14,16 +14,13 @@ from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
 from inspector.inference.bundle_model import BundleModel
 from inspector.inference.supervised import SupervisedModel
+from inspector.station.errors import CameraUnavailable, ConfigInvalid, DatabaseUnreachable, ModelRefused
 from inspector.station.loop import LoopSettings, Station
 from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
 from inspector.storage.database import DatabaseUnavailable, make_engine, make_session_factory, mask_url
 from inspector.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """The station cannot start; the message is one line that says what to fix."""
 
 
 def database_url(config: StationConfig) -> str:
@@ -36,28 +33,34 @@ def prepare_database(url: str) -> None:
         check_connection(url)
         upgrade(url)
     except DatabaseUnavailable as exc:
-        raise StartupError(f"database unreachable: {exc}") from exc
+        raise DatabaseUnreachable(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any migration failure stops the start with its reason
-        raise StartupError(f"database {mask_url(url)}: migration failed ({exc})") from exc
+        raise DatabaseUnreachable(f"{mask_url(url)}: migration failed ({exc})") from exc
 
 
-def make_camera(config: StationConfig, override: str | None = None) -> Camera:
-    """Build the configured camera; ``override`` is ``sim``, ``genicam`` or ``replay:PATH``."""
+def make_camera(config: StationConfig, override: str | None = None,
+                recipe_features: dict[str, object] | None = None) -> Camera:
+    """Build the configured camera; ``override`` is ``sim``, ``genicam`` or ``replay:PATH``.
+
+    ``recipe_features`` (the recipe's ``camera_features``) are set on a GenICam device over the config's own
+    features; the device's missing features, and every feature on a camera that has none, become warnings.
+    """
     kind, _, path = (override or config.camera.kind).partition(":")
     cam = config.camera
+    features = dict(recipe_features or {})
     if kind == "sim":
         from inspector.camera.simulated import SimulatedCamera
 
         s = cam.sim
-        return SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size)
-    if kind == "replay":
+        camera: Camera = SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size, pool=s.pool)
+    elif kind == "replay":
         from inspector.camera.replay import ReplayCamera
 
         source = Path(path) if path else cam.replay.path
         if source is None:
-            raise StartupError("replay camera: no path given (use --camera replay:PATH or camera.replay.path)")
-        return ReplayCamera(source, fps=cam.replay.fps, loop=cam.replay.loop)
-    if kind == "genicam":
+            raise ConfigInvalid("replay camera: no path given (use --camera replay:PATH or camera.replay.path)")
+        camera = ReplayCamera(source, fps=cam.replay.fps, loop=cam.replay.loop)
+    elif kind == "genicam":
         from inspector.camera.devices import GenICamSettings
         from inspector.camera.genicam import GenICamCamera
 
@@ -65,24 +68,34 @@ def make_camera(config: StationConfig, override: str | None = None) -> Camera:
         return GenICamCamera(GenICamSettings(producer=g.producer, serial=g.serial, model=g.model,
                                              user_name=g.user_name, device_id=g.device_id,
                                              num_buffers=g.num_buffers, fetch_timeout_s=g.fetch_timeout_s,
-                                             features=dict(g.features)))
-    raise StartupError(f"camera {override or kind!r}: expected sim, genicam or replay:PATH")
+                                             features={**g.features, **features}))
+    else:
+        raise ConfigInvalid(f"camera {override or kind!r}: expected sim, genicam or replay:PATH")
+    for name, value in features.items():
+        camera.stats.warnings.append(f"{camera.name}: has no GenICam features; recipe camera feature "
+                                     f"{name}={value!r} ignored")
+    for warning in camera.stats.warnings:
+        log.warning(warning)
+    return camera
 
 
 def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
                 threads: int | None = None) -> list[BundleModel]:
-    """Open and verify each recipe bundle; the manifest task picks the anomaly or the supervised runner."""
+    """Open, verify and bind each recipe bundle to its thresholds and the recipe's minimum area; the manifest's
+    task picks the anomaly or the supervised runner."""
     models = []
     for rule in recipe.models:
         try:
             bundle = open_bundle(rule.bundle)
             runner = AnomalyModel if bundle.manifest.task == "anomaly" else SupervisedModel
-            models.append(runner(bundle, runtime, None if device == "auto" else device, threads=threads))
+            models.append(runner(bundle, runtime, None if device == "auto" else device, threads=threads,
+                                 image_threshold=rule.image_threshold, pixel_threshold=rule.pixel_threshold,
+                                 min_area=max(1, recipe.min_defect_area)))
         except BundleError as exc:
-            raise StartupError(f"model bundle refused: {exc}") from exc
+            raise ModelRefused(str(exc)) from exc
         unknown = sorted(set(rule.reject_classes) - set(bundle.manifest.class_names))
         if unknown:
-            raise StartupError(f"recipe {recipe.name!r}: reject_classes {unknown} are not classes of bundle "
+            raise ModelRefused(f"recipe {recipe.name!r}: reject_classes {unknown} are not classes of bundle "
                                f"{rule.bundle} (it has {list(bundle.manifest.class_names)})")
     return models
 
@@ -107,24 +120,29 @@ class StationParts:
     url: str
     models: list[BundleModel]
 
+    @property
+    def camera(self) -> Camera:
+        return self.station.camera
+
 
 def build_station(config: StationConfig, camera_override: str | None = None) -> StationParts:
     """Validate everything that can fail before any thread starts: recipe, bundles, database, camera."""
     try:
         _, recipe = load_recipe(config.recipe)
     except ConfigError as exc:
-        raise StartupError(str(exc)) from exc
+        raise ConfigInvalid(str(exc)) from exc
     models = load_models(recipe, config.pipeline.runtime, config.pipeline.device, config.pipeline.inference_threads)
     url = database_url(config)
     prepare_database(url)
     register_bundles(url, models)
     try:
-        camera = make_camera(config, camera_override)
+        camera = make_camera(config, camera_override, recipe.camera_features)
     except CameraError as exc:
-        raise StartupError(f"camera: {exc}") from exc
+        raise CameraUnavailable(str(exc)) from exc
     data_dir = config.station.data_dir
     writer = InspectionWriter(url, data_dir / "artifacts", data_dir / "journal", config.station.name,
                               batch_size=config.writer.batch_size, flush_interval_s=config.writer.flush_interval_s)
     settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure)
     station = Station(config.station.name, camera, models, recipe, writer, settings)
     return StationParts(station=station, writer=writer, url=url, models=models)
+

@@ -16,9 +16,11 @@ from inspector.gui.app import review_opener
 from inspector.gui.qt_results import QtResultDialog
 from inspector.gui.qt_settings_dialog import QtSettingsDialog
 from inspector.gui.qt_widgets import dark_palette
-from inspector.gui.station_controller import RUNNING, STOPPED
+from inspector.gui.station_controller import CLOSED, ERROR, RUNNING, STOPPED
 from inspector.review.access import set_role
+from inspector.station.errors import DatabaseUnreachable, ModelRefused
 from inspector.station.factory import database_url
+from inspector.station.runtime import LineIOStatus, StationStatus
 from inspector.storage.database import make_engine
 from inspector.storage.migrate import upgrade
 from tests.integration.station.conftest import write_station
@@ -46,7 +48,7 @@ def test_window_builds_stopped_with_its_controls(qtbot, make_window, station_con
     assert window.indicator.text() == "STOPPED"
     assert window.start_button.isEnabled() and not window.stop_button.isEnabled()
     assert window.recipe_combo.currentText() == "recipe" and window.recipe_combo.isEnabled()
-    assert (window.line_light.level, window.line_light.detail) == ("off", "not configured")
+    assert (window.line_light.level, window.line_light.detail) == ("off", "not configured")  # none in the config
     assert window.camera_light.level == "off" and not window.alarms.isVisible()
     assert {a.shortcut().toString() for a in window.actions()} == {"F5", "F6", "H", "F9", "F11", "Esc"}
     assert not window.review_button.isVisible()  # an operator gets no QA review
@@ -145,7 +147,7 @@ def test_screenshot_and_enlarged_result(qtbot, make_window, station_config: Path
     qtbot.mouseClick(window.strip, Qt.MouseButton.LeftButton, pos=window.strip.slot_center(index))
     dialog = window.findChild(QtResultDialog)
     assert dialog is not None and dialog.inspection is inspection
-    assert inspection.decision.reasons and all(r in dialog.reasons.text() for r in inspection.decision.reasons)
+    assert inspection.decision.texts and all(r in dialog.reasons.text() for r in inspection.decision.texts)
     dialog.grab().save(str(test_output / "station_result_dialog.png"))
     dialog.close()
 
@@ -156,19 +158,21 @@ def test_refused_model_is_an_alarm_not_a_crash(qtbot, make_window, tmp_path: Pat
     window = make_window(write_station(tmp_path, empty))
     assert window.controller.start()
     qtbot.waitUntil(lambda: window.alarms.isVisible() and window.start_button.isEnabled(), timeout=30_000)
-    assert window.controller.state == STOPPED and window.alarms.alarms[0].startswith("Model refused: ")
-    assert window.model_light.level == "error"
+    assert window.controller.state == ERROR and window.alarms.alarms[0].startswith("Model refused: ")
+    assert isinstance(window.controller.runtime.startup_error, ModelRefused)
+    assert window.model_light.level == "error" and window.indicator.text() == "NOT STARTED"
 
 
 def test_database_outage_alarm_in_plain_language(make_window, station_config: Path) -> None:
     """The writer keeps journaling while the database is down; the window says so (fakes stand in for the parts)."""
     window = make_window(station_config)
     controller = window.controller
-    camera = SimpleNamespace(name="sim-washer", stats=SimpleNamespace(connected=True, reconnects=0))
+    runtime = controller.runtime
+    camera = SimpleNamespace(name="sim-washer", stats=SimpleNamespace(connected=True, reconnects=0, warnings=[]))
     writer = SimpleNamespace(db_ok=False, journaled=3, logged=40)
     model = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(name="tiny-washer")))
-    controller.parts = SimpleNamespace(station=SimpleNamespace(camera=camera), writer=writer, models=[model])
-    controller._state = RUNNING
+    runtime.parts = SimpleNamespace(camera=camera, writer=writer, models=[model])
+    runtime._state = RUNNING
     try:
         window.poll()
         assert window.alarms.alarms == ("Database unreachable – inspections are journaled locally (3 waiting)",)
@@ -177,7 +181,7 @@ def test_database_outage_alarm_in_plain_language(make_window, station_config: Pa
         window.poll()
         assert not window.alarms.isVisible() and window.database_light.level == "ok"
     finally:
-        controller.parts, controller._state = None, STOPPED
+        runtime.parts, runtime._state = None, STOPPED
 
 
 def test_unreachable_database_at_start_is_an_alarm(qtbot, make_window, tmp_path: Path, tiny_bundle: Path) -> None:
@@ -187,7 +191,8 @@ def test_unreachable_database_at_start_is_an_alarm(qtbot, make_window, tmp_path:
     window = make_window(config)
     assert window.controller.start()
     qtbot.waitUntil(lambda: window.alarms.isVisible() and window.start_button.isEnabled(), timeout=30_000)
-    assert window.controller.state == STOPPED
+    assert window.controller.state == ERROR
+    assert isinstance(window.controller.runtime.startup_error, DatabaseUnreachable)
     assert window.alarms.alarms[0].startswith("Database unreachable – station not started")
 
 
@@ -232,3 +237,33 @@ def _qa_user_opens_the_review(qtbot, make_window, station_config: Path, test_out
     assert palette.color(QPalette.ColorRole.Text).lightness() < 80
     assert review.grab().save(str(test_output / "station_qa_review.png"))
     review.close()
+
+
+def test_the_line_io_light_shows_what_is_configured(make_window, station_config: Path) -> None:
+    window = make_window(station_config)
+    counters = window.controller.counters.snapshot()
+    plc = LineIOStatus("opcua", True, "PLC 10.0.0.7 · heartbeat 0.4 s")
+    mes = LineIOStatus("mqtt", False, "broker unreachable")
+    window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc,)))
+    assert (window.line_light.level, window.line_light.detail) == ("ok", "opcua: PLC 10.0.0.7 · heartbeat 0.4 s")
+    window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc, mes)))
+    assert (window.line_light.level, window.line_light.detail) == ("error", "mqtt: broker unreachable")
+    window.lights.show_status(StationStatus(RUNNING, counters))
+    assert (window.line_light.level, window.line_light.detail) == ("off", "not configured")
+
+
+def test_closing_the_window_runs_the_runtimes_close_sequence(qtbot, make_window, station_config: Path) -> None:
+    window = make_window(station_config)
+    runtime = window.controller.runtime
+    _start(qtbot, window)
+    qtbot.waitUntil(lambda: runtime.counters.snapshot().inspected >= 5, timeout=30_000)
+    camera, writer = runtime.parts.camera, runtime.parts.writer
+    window.close()
+    qtbot.waitUntil(lambda: runtime.state == CLOSED and not window.isVisible(), timeout=60_000)
+    report = runtime.last_close
+    assert [step.split(" (")[0] for step in report.steps] == [
+        "acquisition stopped", "pipeline drained", "writer closed", f"camera {camera.name} closed"]
+    assert camera.stats.closed and report.camera_closed
+    inspected = runtime.counters.snapshot().inspected
+    assert report.journaled == writer.journaled == 0 and report.logged == inspected == _rows(station_config)
+    assert not any((station_config.parent / "station" / "journal").glob("*.json"))

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
+import os
+import re
 import shutil
-import uuid
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from typer.testing import CliRunner
 
 from inspector.cli import app
+from inspector.review.export import CSV_COLUMNS
 from inspector.storage.database import make_engine
-from tests.integration.storage.conftest import pg
 
 from .conftest import write_station
 
@@ -57,21 +65,6 @@ def test_sim_run_logs_every_inspection_to_sqlite(station_yaml: Path) -> None:
     print(f"agreement {agree:.3f}")
     assert agree >= 0.75, f"verdicts agree with ground truth on only {agree:.0%}"
     assert {r["verdict"] for r in rows} == {"PASS", "FAIL"}
-
-
-@pytest.fixture
-def postgres_url():
-    """A fresh database on the test server (tests/postgres_server.py), dropped afterwards."""
-    server = pg()
-    name = f"inspector_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server.url("postgres").replace("postgresql://", "postgresql+psycopg://"),
-                             isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    yield server.url(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-    admin.dispose()
 
 
 def test_sim_run_logs_to_postgresql(station_yaml: Path, postgres_url: str) -> None:
@@ -132,3 +125,88 @@ def test_unreachable_database_is_one_line(station_yaml: Path) -> None:
     result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "1"],
                            env={"INSPECTOR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
     _one_line_error(result, "database unreachable", "127.0.0.1:1")
+
+
+def _count(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("select count(*) from inspections")).scalar_one()
+    except sa.exc.OperationalError:
+        return 0  # not created yet
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_runs_the_one_close_sequence(station_yaml: Path, sig: signal.Signals) -> None:
+    """Ctrl+C, or SIGTERM from a service manager: camera closed, writer flushed, journal empty, exit 0."""
+    url = f"sqlite:///{station_yaml.parent / 'station' / 'inspector.db'}"
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "inspector.cli", "run", "--config", str(station_yaml),
+                             "--headless", "--camera", "sim"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while _count(url) < 10:
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the station logged nothing"
+            time.sleep(0.2)
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    inspected = int(re.search(r"frames (\d+) \|", output).group(1))
+    closing = re.search(r"closed: (.*)", output).group(1)
+    assert closing == (f"acquisition stopped; pipeline drained ({inspected} inspected); writer closed ({inspected} "
+                       f"logged, 0 journaled); camera sim-washer closed"), output
+    assert _count(url) == inspected >= 10
+    assert not any((station_yaml.parent / "station" / "journal").glob("*.json"))
+
+
+def _with_camera_features(station_yaml: Path, features: dict) -> None:
+    recipe = station_yaml.parent / "recipe.yaml"
+    recipe.write_text(recipe.read_text() + f"camera_features: {features!r}\n".replace("'", '"'))
+
+
+def test_recipe_camera_features_are_set_on_the_genicam_device(station_yaml: Path) -> None:
+    _with_camera_features(station_yaml, {"Width": 320, "Height": 240, "ExposureTime": 5000})
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--camera", "genicam", "--frames", "4"])
+    assert result.exit_code == 0, result.output
+    assert "has no feature ExposureTime" in result.output  # viky has no exposure: a warning, not an error
+    engine = make_engine(f"sqlite:///{station_yaml.parent / 'station' / 'inspector.db'}")
+    try:
+        with engine.connect() as conn:
+            sizes = set(conn.execute(sa.text("select a.width, a.height from inspections i "
+                                             "join artifacts a on a.id = i.image_artifact_id")).all())
+    finally:
+        engine.dispose()
+    assert sizes == {(320, 240)}
+
+
+def test_recipe_camera_features_on_a_camera_without_features_are_a_warning(station_yaml: Path) -> None:
+    _with_camera_features(station_yaml, {"ExposureTime": 5000})
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--camera", "sim", "--frames", "2"])
+    assert result.exit_code == 0, result.output
+    assert "recipe camera feature ExposureTime=5000 ignored" in result.output
+
+
+def test_inspections_commands_read_through_the_review(station_yaml: Path, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "6"]).exit_code == 0
+    listed = runner.invoke(app, ["inspections", "list", "--config", str(station_yaml)], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("tiny-washer v3") == 6
+    bundle = json.loads((Path(yaml.safe_load((station_yaml.parent / "recipe.yaml").read_text())["models"][0]
+                               ["bundle"]) / "manifest.json").read_text())["bundle_id"]
+    shown = runner.invoke(app, ["inspections", "show", "1", "--config", str(station_yaml)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert f"model 1 {bundle}: score " in shown.output and "verdict " in shown.output
+    out = tmp_path / "inspections.csv"
+    exported = runner.invoke(app, ["inspections", "export", "--csv", str(out), "--config", str(station_yaml)])
+    assert exported.exit_code == 0 and "wrote 6 rows" in exported.output
+    with out.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 7  # the QA review's layout
+    missing = runner.invoke(app, ["inspections", "show", "99", "--config", str(station_yaml)])
+    assert missing.exit_code == 2 and "no inspection with id 99" in missing.output
