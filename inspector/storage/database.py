@@ -50,6 +50,9 @@ def _sqlite_file(url: URL) -> Path | None:
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite begins transactions itself, late, and lets a SAVEPOINT commit the outer work; hand the
+    # transaction to SQLAlchemy instead (its documented recipe), so savepoints nest as on PostgreSQL.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -62,16 +65,17 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str | URL, *, echo: bool = False, connect_timeout: float = CONNECT_TIMEOUT_S,
                 **kwargs: Any) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout; parent folder created) or PostgreSQL (psycopg 3)."""
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3).
+
+    A SQLite file's folder is never created here: only the station's own ``data_dir`` is (by the station).
+    """
     parsed = normalize_url(url)
     connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
     if parsed.get_backend_name() == "sqlite":
-        path = _sqlite_file(parsed)
-        if path is not None:
-            path.expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_engine(parsed, echo=echo, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
         return engine
     if parsed.get_backend_name() == "postgresql":
         connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))
@@ -96,6 +100,10 @@ def check_connection(url: str | URL | Engine, timeout: float = CONNECT_TIMEOUT_S
     owned = not isinstance(url, Engine)
     try:
         engine = make_engine(url, connect_timeout=timeout, poolclass=NullPool) if owned else url
+        path = _sqlite_file(engine.url) if engine.url.get_backend_name() == "sqlite" else None
+        if path is not None and not path.expanduser().parent.is_dir():
+            raise DatabaseUnavailable(f"database {mask_url(engine.url)} unavailable: its folder "
+                                      f"{path.expanduser().parent} does not exist")
     except (SQLAlchemyError, ValueError) as exc:
         raise DatabaseUnavailable(f"database {mask_url(url)} unavailable: {describe_error(exc)}") from exc
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 
 from inspector.storage.database import make_engine
@@ -35,29 +38,71 @@ def _engine(database: str | URL | Engine) -> tuple[Engine, bool]:
     return make_engine(database), True
 
 
-def upgrade(database: str | URL | Engine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (head by default); creates the schema on an empty database."""
+MIGRATION_LOCK = 0x1A5_7A71  # the advisory lock id every station takes to migrate a shared PostgreSQL
+
+
+@contextlib.contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """One migration at a time: PostgreSQL's transaction-level advisory lock (released at commit), or on SQLite
+    an exclusive lock on ``<database>.migrate.lock`` beside the file. Others wait, then find the schema current."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        yield
+        return
+    database = connection.engine.url.database
+    if connection.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _migrating(database: str | URL | Engine) -> Iterator[Connection]:
+    """A connection in one transaction under the migration lock. On SQLite, foreign keys are off meanwhile: a
+    batch migration rebuilds a table (copy, drop, rename), and dropping it must not cascade into its children."""
     engine, owned = _engine(database)
     try:
-        with engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # On the driver's connection, outside any transaction (inside one it is a no-op).
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin(), _migration_lock(connection):
+                    yield connection
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"migration left {len(broken)} broken references, first {broken[0]}")
+            finally:
+                if sqlite:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
     finally:
         if owned:
             engine.dispose()
+
+
+def upgrade(database: str | URL | Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (head by default); creates the schema on an empty database.
+
+    Safe when many stations start at once on one database: the migration runs under a lock.
+    """
+    with _migrating(database) as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 def downgrade(database: str | URL | Engine, revision: str) -> None:
-    engine, owned = _engine(database)
-    try:
-        with engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-    finally:
-        if owned:
-            engine.dispose()
+    with _migrating(database) as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def head() -> str:

@@ -33,6 +33,7 @@ NAMING_CONVENTION = {
 }
 
 VERDICTS = ("PASS", "FAIL")
+ARTIFACT_STATES = ("written", "missing")  # missing: the images were never written (artifacts_error says why)
 ARTIFACT_KINDS = ("image", "heatmap", "thumbnail")
 ROLES = ("operator", "qa", "ml", "admin")
 REVIEW_STATUSES = ("unreviewed", "confirmed", "false_positive", "false_negative", "escalated")
@@ -136,6 +137,10 @@ class InspectionRow(Base):
         Index("ix_inspections_acquired_id", "acquired_at", "id"),
         Index("ix_inspections_score_id", "score", "id"),
         Index("ix_inspections_review_class", "review_class"),
+        # 0004: parts on the line, and inspections whose images are missing.
+        Index("ix_inspections_serial", "serial"),
+        Index("ix_inspections_lot", "lot"),
+        CheckConstraint(_in("artifacts", ARTIFACT_STATES), name="artifacts"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -160,16 +165,21 @@ class InspectionRow(Base):
     latencies: Mapped[dict[str, Any]] = mapped_column(default=dict)
     truth_defective: Mapped[bool | None]  # None: ground truth unknown
     truth_defect: Mapped[str | None] = mapped_column(String(64))  # defect class when truly defective
-    image_artifact_id: Mapped[int] = mapped_column(BigId, ForeignKey("artifacts.id"))
+    image_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))  # None: missing (0004)
     heatmap_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
     thumbnail_artifact_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("artifacts.id"))
     review_status: Mapped[str] = mapped_column(String(16), default="unreviewed", server_default="unreviewed")
     review_class: Mapped[str | None] = mapped_column(String(64))  # defect class of the latest classifying review
+    part_id: Mapped[str | None] = mapped_column(String(64))  # 0004: the part this frame showed, when known
+    serial: Mapped[str | None] = mapped_column(String(128))
+    lot: Mapped[str | None] = mapped_column(String(128))
+    artifacts: Mapped[str] = mapped_column(String(16), default="written", server_default="written")
+    artifacts_error: Mapped[str | None] = mapped_column(Text)
 
     station: Mapped[StationRow] = relationship(lazy="joined")
     recipe: Mapped[RecipeRow] = relationship(lazy="joined")
     bundle: Mapped[BundleRow | None] = relationship(lazy="joined")
-    image: Mapped[ArtifactRow] = relationship(foreign_keys=[image_artifact_id], lazy="joined")
+    image: Mapped[ArtifactRow | None] = relationship(foreign_keys=[image_artifact_id], lazy="joined")
     heatmap: Mapped[ArtifactRow | None] = relationship(foreign_keys=[heatmap_artifact_id], lazy="joined")
     thumbnail: Mapped[ArtifactRow | None] = relationship(foreign_keys=[thumbnail_artifact_id], lazy="joined")
     regions: Mapped[list[DefectRegionRow]] = relationship(

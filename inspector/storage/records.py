@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,12 +49,16 @@ class ModelRecord:
                    float(output.latency_ms))
 
 
+ARTIFACTS_WRITTEN, ARTIFACTS_PENDING, ARTIFACTS_MISSING = "written", "pending", "missing"
+
+
 @dataclass(frozen=True)
 class InspectionRecord:
     """One inspection as plain data: artifacts by sha256 (already on disk), no pixels.
 
     ``score``, the thresholds and ``bundle_id`` are the headline: the deciding model's (see ``Inspection.score``);
-    ``models`` holds every model's result.
+    ``models`` holds every model's result. The journal takes the record before its images are written
+    (``artifacts`` "pending"); "missing" says they never were, and ``artifacts_error`` why.
     """
 
     uid: str
@@ -66,7 +69,7 @@ class InspectionRecord:
     recipe_version: int
     acquired_at: float  # seconds since the epoch, UTC
     verdict: str
-    image: StoredArtifact
+    image: StoredArtifact | None = None
     reasons: tuple[str, ...] = ()
     reason_codes: tuple[str, ...] = ()
     score: float | None = None
@@ -80,6 +83,11 @@ class InspectionRecord:
     heatmap: StoredArtifact | None = None
     thumbnail: StoredArtifact | None = None
     regions: tuple[RegionRecord, ...] = ()
+    part_id: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    artifacts: str = ARTIFACTS_WRITTEN
+    artifacts_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -102,26 +110,24 @@ class InspectionRecord:
         values["regions"] = tuple(RegionRecord(**r) for r in values.get("regions", ()))
         return cls(**values)
 
+    def without_artifacts(self, why: str) -> InspectionRecord:
+        """This record, saying its images were never written and why."""
+        return replace(self, image=None, heatmap=None, thumbnail=None, artifacts=ARTIFACTS_MISSING,
+                       artifacts_error=why)
+
 
 def _optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def build_record(inspection: Inspection, store: ArtifactStore, uid: str | None = None,
-                 thumbnail_side: int = 128) -> InspectionRecord:
-    """Store the inspection's image, heatmap overlay and thumbnail, and describe it as a record."""
+def core_record(inspection: Inspection) -> InspectionRecord:
+    """What the journal takes before the verdict leaves the station: no pixels, artifacts pending."""
     frame = inspection.frame
-    image = np.asarray(frame.image)
-    stored_image = store.put_png(image, "image")
-    stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail")
-    heat = heatmap_of(inspection.outputs)
-    stored_heatmap = None
-    if heat is not None:
-        stored_heatmap = store.put_png(overlay(image, *heat, opacity=DEFAULT_OPACITY), "heatmap")
     headline = inspection.headline
     truth = frame.truth
+    part = frame.part
     return InspectionRecord(
-        uid=uid or uuid.uuid4().hex,
+        uid=inspection.uid,
         frame_id=int(frame.id),
         camera=frame.camera,
         station=inspection.station,
@@ -139,8 +145,28 @@ def build_record(inspection: Inspection, store: ArtifactStore, uid: str | None =
         latencies_ms={str(k): float(v) for k, v in inspection.latencies_ms.items()},
         truth_defective=None if truth is None else truth.is_defective,
         truth_defect=None if truth is None else truth.defect,
-        image=stored_image,
-        heatmap=stored_heatmap,
-        thumbnail=stored_thumb,
         regions=tuple(RegionRecord.from_region(r) for r in inspection.decision.regions),
+        part_id=None if part is None else part.id,
+        serial=None if part is None else part.serial,
+        lot=None if part is None else part.lot,
+        artifacts=ARTIFACTS_PENDING,
     )
+
+
+def store_artifacts(record: InspectionRecord, inspection: Inspection, store: ArtifactStore,
+                    thumbnail_side: int = 128) -> InspectionRecord:
+    """Write the image, the heatmap overlay and the thumbnail; the record with them (raises ``OSError``)."""
+    image = np.asarray(inspection.frame.image)
+    stored_image = store.put_png(image, "image")
+    stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail")
+    heat = heatmap_of(inspection.outputs)
+    stored_heatmap = None
+    if heat is not None:
+        stored_heatmap = store.put_png(overlay(image, *heat, opacity=DEFAULT_OPACITY), "heatmap")
+    return replace(record, image=stored_image, heatmap=stored_heatmap, thumbnail=stored_thumb,
+                   artifacts=ARTIFACTS_WRITTEN, artifacts_error=None)
+
+
+def build_record(inspection: Inspection, store: ArtifactStore, thumbnail_side: int = 128) -> InspectionRecord:
+    """The complete record: :func:`core_record` with its artifacts written."""
+    return store_artifacts(core_record(inspection), inspection, store, thumbnail_side)

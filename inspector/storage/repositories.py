@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inspector.storage.archive import StoredArtifact
@@ -28,11 +29,20 @@ RowT = TypeVar("RowT")
 
 
 def _first_or_add(session: Session, model: type[RowT], lookup: dict[str, Any], defaults: dict[str, Any]) -> RowT:
-    row = session.scalars(select(model).filter_by(**lookup).limit(1)).first()
-    if row is None:
-        row = model(**lookup, **defaults)
-        session.add(row)
-        session.flush()
+    """The row matching ``lookup``, inserted when missing. Another station inserting the same row at the same
+    moment (a shared PostgreSQL) loses nothing: the insert runs in a savepoint and the winner's row is read."""
+    query = select(model).filter_by(**lookup).limit(1)
+    row = session.scalars(query).first()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = model(**lookup, **defaults)
+            session.add(row)
+    except IntegrityError:
+        row = session.scalars(query).first()
+        if row is None:
+            raise
     return row
 
 
@@ -84,14 +94,41 @@ class BundleRepository:
         return row
 
 
+def _artifact_row(stored: StoredArtifact) -> ArtifactRow:
+    return ArtifactRow(sha256=stored.sha256, kind=stored.kind, relpath=stored.relpath, bytes=stored.bytes,
+                       width=stored.width, height=stored.height, media_type=stored.media_type)
+
+
 class ArtifactRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._rows: dict[str, ArtifactRow] = {}
 
     def get_or_create(self, stored: StoredArtifact) -> ArtifactRow:
-        return _first_or_add(self.session, ArtifactRow, {"sha256": stored.sha256}, {
-            "kind": stored.kind, "relpath": stored.relpath, "bytes": stored.bytes, "width": stored.width,
-            "height": stored.height, "media_type": stored.media_type})
+        row = self._rows.get(stored.sha256)
+        if row is None:
+            row = _first_or_add(self.session, ArtifactRow, {"sha256": stored.sha256}, {
+                "kind": stored.kind, "relpath": stored.relpath, "bytes": stored.bytes, "width": stored.width,
+                "height": stored.height, "media_type": stored.media_type})
+            self._rows[stored.sha256] = row
+        return row
+
+    def prefetch(self, stored: Sequence[StoredArtifact]) -> None:
+        """Rows for many artifacts in two statements (a select and one insert), not two per artifact."""
+        wanted = {a.sha256: a for a in stored if a.sha256 not in self._rows}
+        if not wanted:
+            return
+        query = select(ArtifactRow).where(ArtifactRow.sha256.in_(list(wanted)))
+        self._rows.update({row.sha256: row for row in self.session.scalars(query)})
+        missing = [_artifact_row(a) for sha, a in wanted.items() if sha not in self._rows]
+        if not missing:
+            return
+        try:
+            with self.session.begin_nested():
+                self.session.add_all(missing)
+        except IntegrityError:  # another station stored some of them meanwhile: one at a time instead
+            return
+        self._rows.update({row.sha256: row for row in missing})
 
     def get(self, sha256: str) -> ArtifactRow | None:
         return self.session.scalars(select(ArtifactRow).where(ArtifactRow.sha256 == sha256)).first()
@@ -179,7 +216,13 @@ class InspectionRepository:
             latencies=latencies,
             truth_defective=record.truth_defective,
             truth_defect=record.truth_defect,
-            image=self.artifacts.get_or_create(record.image),
+            part_id=record.part_id,
+            serial=record.serial,
+            lot=record.lot,
+            artifacts="written" if record.artifacts == "written" else "missing",
+            artifacts_error=record.artifacts_error if record.artifacts != "pending" else (
+                record.artifacts_error or "the images were not written before the record was stored"),
+            image=self.artifacts.get_or_create(record.image) if record.image else None,
             heatmap=self.artifacts.get_or_create(record.heatmap) if record.heatmap else None,
             thumbnail=self.artifacts.get_or_create(record.thumbnail) if record.thumbnail else None,
             regions=[DefectRegionRow(x=r.x, y=r.y, width=r.width, height=r.height, area=r.area, score=r.score,
@@ -191,6 +234,11 @@ class InspectionRepository:
         )
         self.session.add(row)
         return row
+
+    def add_all(self, records: Sequence[InspectionRecord]) -> list[InspectionRow]:
+        """:meth:`add` for a batch, with the artifact rows looked up and made together."""
+        self.artifacts.prefetch([a for r in records for a in (r.image, r.heatmap, r.thumbnail) if a is not None])
+        return [self.add(record) for record in records]
 
     def existing_uids(self, uids: Sequence[str]) -> set[str]:
         """Which of ``uids`` are already stored (a journal entry committed before its deletion was recorded)."""

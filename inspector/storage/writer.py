@@ -1,12 +1,27 @@
-"""The inspection writer: one thread that stores artifacts, journals each inspection, then commits in batches."""
+"""The inspection writer: durable before visible, then images, then the database in batches.
+
+Two threads:
+
+* the **journal thread** takes submitted inspections in batches, journals their records (verdict, reason codes,
+  scores, frame and part) with one fsync for the batch (group commit), and only then releases each verdict to
+  its caller (``on_released``: counters, window, line). A batch the journal cannot take is released as
+  not durable, and the writer holds the station (see :meth:`InspectionWriter.hold_reason`).
+* the **store thread** writes each record's image, heatmap and thumbnail (a record whose images cannot be
+  written is kept, marked missing, and counted), then commits records to the database in batches, retrying
+  with capped, jittered back-off while it is unreachable. A journal segment is deleted only once every record
+  in it is committed; what the database refuses for its data is quarantined beside the journal.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
+import random
+import shutil
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +33,37 @@ from inspector.domain.inspection import Inspection
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import describe_error, make_engine, make_session_factory
 from inspector.storage.journal import Journal
-from inspector.storage.records import InspectionRecord, build_record
+from inspector.storage.records import ARTIFACTS_PENDING, InspectionRecord, core_record, store_artifacts
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
 
 _WAKE = object()
+MB = 1024 * 1024
+Released = Callable[[Inspection, bool], None]  # (inspection, durable): called once per submitted inspection
+
+
+@dataclass(frozen=True)
+class JournalLimits:
+    """How much the journal may hold, and how much free disk it must leave. HOLD comes before either bound."""
+
+    max_entries: int = 100_000
+    max_bytes: int = 2048 * MB
+    hold_fraction: float = 0.9  # HOLD at this share of either bound; released below ``resume_fraction``
+    resume_fraction: float = 0.8
+    free_warn_bytes: int = 1024 * MB  # warn below this much free space on the journal's disk
+    free_hold_bytes: int = 256 * MB  # HOLD below this, before the disk is full
 
 
 @dataclass(frozen=True)
 class WriterStats:
     submitted: int
+    released: int  # verdicts handed back durable
+    unrecorded: int  # verdicts handed back NOT durable (the journal could not take them)
     logged: int  # committed to the database (replayed entries included)
     journaled: int  # on disk in the journal, not yet committed
-    queued: int  # submitted, artifacts and journal entry not yet written
+    queued: int  # submitted, not yet journaled
+    artifacts_missing: int  # records kept without their images
     failed_attempts: int
     quarantined: int
     last_error: str | None
@@ -47,44 +79,69 @@ def _is_bad_data(exc: BaseException) -> bool:
     return isinstance(exc, StatementError | ValueError | TypeError | KeyError)
 
 
-class InspectionWriter:
-    """Logs inspections without ever losing one: journal first (fsync), database after, journal cleared on commit.
+@dataclass
+class _Pending:
+    segment: str
+    record: InspectionRecord
+    inspection: Inspection | None  # the pixels, until the artifacts are written
 
-    ``submit`` only enqueues (PNG encoding happens on the writer thread); when the queue holds ``max_queue``
-    inspections ``submit`` blocks, so a stalled disk shows up as back-pressure instead of memory growth.
-    While the database is unreachable entries stay journaled and the writer retries with exponential back-off.
-    On start it replays what an earlier run left in the journal.
+
+class InspectionWriter:
+    """Logs inspections without ever losing one silently; see the module docstring.
+
+    ``submit`` only enqueues; when ``max_queue`` inspections wait it blocks, so a stalled disk shows up as
+    back-pressure instead of memory growth. On start it replays what an earlier run left in the journal.
+    ``prepare(engine)`` runs once per writer before its first commit (migrate, register bundles): a station that
+    started while its database was down migrates it when it answers.
     """
 
     def __init__(self, database: str | URL | Engine, archive_root: str | Path, journal_dir: str | Path,
                  station_name: str, batch_size: int = 32, flush_interval_s: float = 0.5, *, max_queue: int = 256,
-                 retry_initial_s: float = 0.5, retry_max_s: float = 30.0, thumbnail_side: int = 128,
-                 autostart: bool = True) -> None:
+                 retry_initial_s: float = 0.2, retry_max_s: float = 5.0, thumbnail_side: int = 128,
+                 limits: JournalLimits | None = None, prepare: Callable[[Engine], None] | None = None,
+                 drain_batch_size: int = 256, autostart: bool = True) -> None:
         self._owns_engine = not isinstance(database, Engine)
         self.engine = make_engine(database) if self._owns_engine else database
         self._sessions = make_session_factory(self.engine)
-        self.store = ArtifactStore(archive_root)
+        self.archive_root = Path(archive_root)
+        self._store: ArtifactStore | None = None
         self.journal = Journal(journal_dir)
         self.station_name = station_name
         self.batch_size = max(1, batch_size)
+        self.drain_batch_size = max(self.batch_size, drain_batch_size)
         self.flush_interval_s = flush_interval_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.thumbnail_side = thumbnail_side
+        self.limits = limits or JournalLimits()
+        self._prepare = prepare
+        self._prepared = prepare is None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
-        self._pending: list[tuple[str, InspectionRecord]] = []
+        self._archive: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
+        self._lock = threading.Lock()
+        self._pending: list[_Pending] = []  # journaled, not committed, in journal order
+        self._segment_left: dict[str, int] = {}  # records of each segment not yet committed
         self._oldest_pending_at = 0.0
         self._next_try = 0.0
         self._backoff = retry_initial_s
         self._idle = threading.Condition()
         self._flush_now = threading.Event()
         self._closing = threading.Event()
+        self._journal_done = threading.Event()
         self._close_deadline = float("inf")
-        self._thread = threading.Thread(target=self._run, name="inspection-writer", daemon=True)
+        self._threads = [threading.Thread(target=self._run_journal, name="inspection-journal", daemon=True),
+                         threading.Thread(target=self._run_store, name="inspection-writer", daemon=True)]
         self._started = False
-        self.submitted = self.logged = self.failed_attempts = self.quarantined = 0
+        self.submitted = self.released = self.unrecorded = self.logged = 0
+        self.failed_attempts = self.quarantined = self.artifacts_missing = 0
         self.last_error: str | None = None
+        self.archive_error: str | None = None
+        self.journal_error: str | None = None  # latched: the journal refused a write (HOLD until it takes one)
         self.db_ok: bool | None = None
+        self.free_bytes: int | None = None
+        self._holding_for_bound = self._holding_for_space = False
+        self._space_checked = 0.0
+        self._check_space()  # before the first verdict: a nearly full disk holds from the first part
         if autostart:
             self.start()
 
@@ -93,22 +150,68 @@ class InspectionWriter:
     def start(self) -> None:
         if not self._started:
             self._started = True
-            self._thread.start()
+            for thread in self._threads:
+                thread.start()
+
+    @property
+    def store(self) -> ArtifactStore:
+        """The archive; created on first use, so an unwritable archive costs images, never the journal."""
+        if self._store is None:
+            self._store = ArtifactStore(self.archive_root)
+        return self._store
 
     @property
     def journaled(self) -> int:
         return len(self._pending)
 
     def stats(self) -> WriterStats:
-        return WriterStats(self.submitted, self.logged, self.journaled, self._queue.qsize(), self.failed_attempts,
-                           self.quarantined, self.last_error, self.db_ok)
+        return WriterStats(self.submitted, self.released, self.unrecorded, self.logged, self.journaled,
+                           self._queue.qsize(), self.artifacts_missing, self.failed_attempts, self.quarantined,
+                           self.last_error, self.db_ok)
 
-    def submit(self, inspection: Inspection) -> None:
-        """Hand one inspection over (cheap; blocks only while ``max_queue`` inspections wait to be journaled)."""
+    def submit(self, inspection: Inspection, on_released: Released | None = None) -> None:
+        """Hand one inspection over; ``on_released(inspection, durable)`` follows once it is journaled (or could
+        not be). Cheap: blocks only while ``max_queue`` inspections wait to be journaled."""
         if self._closing.is_set():
             raise RuntimeError("the inspection writer is closed")
-        self._queue.put(inspection)
         self.submitted += 1
+        self._queue.put((inspection, on_released))
+
+    def hold_reason(self) -> str | None:
+        """Why the station must hold (no record can be kept safely), or None. Cheap: attribute reads."""
+        if self.journal_error:
+            return f"journal unwritable ({self.journal_error})"
+        if self._holding_for_bound:
+            return (f"journal nearly full ({self.journaled:,} records, {self.journal.bytes / MB:.0f} MB; bounds "
+                    f"{self.limits.max_entries:,} records, {self.limits.max_bytes / MB:.0f} MB)")
+        if self._holding_for_space:
+            return f"journal disk nearly full ({(self.free_bytes or 0) / MB:.0f} MB free)"
+        return None
+
+    def retry_journal(self) -> bool:
+        """After the journal refused a write: try one (an acknowledged alarm); True when it takes writes again."""
+        if self.journal_error is None:
+            return True
+        try:
+            self.journal.probe()
+        except Exception as exc:  # noqa: BLE001 - still refused: the station keeps holding, with the new reason
+            self.journal_error = describe_error(exc)
+            return False
+        self.journal_error = None
+        return True
+
+    def warnings(self) -> tuple[str, ...]:
+        """Faults that keep the station running but lose something, in words for an alarm."""
+        found = []
+        if self.artifacts_missing:
+            found.append(f"{self.artifacts_missing:,} inspections kept without their images "
+                         f"(archive: {self.archive_error})")
+        low = self.free_bytes is not None and self.free_bytes < self.limits.free_warn_bytes
+        if low and not self._holding_for_space:
+            found.append(f"journal disk low: {self.free_bytes / MB:.0f} MB free")
+        if self.unrecorded:
+            found.append(f"{self.unrecorded:,} verdicts released without a record (rejected)")
+        return tuple(found)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Write everything now; True once all submitted inspections are committed, False on timeout."""
@@ -118,13 +221,24 @@ class InspectionWriter:
         with self._idle:
             while not self._drained():
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._thread.is_alive():
+                if remaining <= 0 or not all(t.is_alive() for t in self._threads):
                     return self._drained()
                 self._idle.wait(min(remaining, 0.1))
         return True
 
+    def released_all(self, timeout: float = 10.0) -> bool:
+        """True once every submitted inspection was journaled (or refused) and handed back."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queue.unfinished_tasks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(min(remaining, 0.05))
+        return True
+
     def close(self, timeout: float = 10.0) -> None:
-        """Journal everything still queued, try the database until ``timeout``, stop the thread.
+        """Journal everything still queued, write images and try the database until ``timeout``, stop the threads.
 
         Whatever is not committed by then stays in the journal for the next start: nothing submitted is lost.
         """
@@ -134,10 +248,11 @@ class InspectionWriter:
         self._close_deadline = time.monotonic() + timeout
         self._closing.set()
         self._wake()
-        self._thread.join(timeout + 30.0)
-        if self._thread.is_alive():
-            log.error("inspection writer did not stop within %.0f s", timeout + 30.0)
-        else:
+        for thread in self._threads:
+            thread.join(timeout + 30.0)
+            if thread.is_alive():
+                log.error("inspection writer thread %s did not stop within %.0f s", thread.name, timeout + 30.0)
+        if not self._threads[0].is_alive():
             self._journal_leftovers()
         if self._owns_engine:
             self.engine.dispose()
@@ -150,42 +265,168 @@ class InspectionWriter:
 
     def _journal_leftovers(self) -> None:
         """Journal what a racing ``submit`` put in the queue after the thread's last look (replayed next start)."""
+        batch, taken = [], 0
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
+            taken += 1
             if item is not _WAKE:
-                self._journal(item)
-            self._queue.task_done()
+                batch.append(item)
+        try:
+            if batch:
+                self._journal_batch(batch)
+        finally:
+            for _ in range(taken):
+                self._queue.task_done()
 
     def _wake(self) -> None:
-        try:
-            self._queue.put_nowait(_WAKE)
-        except queue.Full:
-            pass  # the thread has work anyway
+        for q in (self._queue, self._archive):
+            try:
+                q.put_nowait(_WAKE)
+            except queue.Full:
+                pass  # the thread has work anyway
 
     def _drained(self) -> bool:
-        return self._queue.unfinished_tasks == 0 and not self._pending
+        return self._queue.unfinished_tasks == 0 and self._archive.unfinished_tasks == 0 and not self._pending
 
-    # ---- writer thread -----------------------------------------------------------------------------------------
+    def _notify(self) -> None:
+        with self._idle:
+            self._idle.notify_all()
 
-    def _run(self) -> None:
+    # ---- journal thread ----------------------------------------------------------------------------------------
+
+    def _run_journal(self) -> None:
+        try:
+            while True:
+                batch, taken = self._take_batch()
+                try:
+                    if batch:
+                        self._journal_batch(batch)
+                finally:
+                    for _ in range(taken):  # done only once journaled and released: flush() waits for this
+                        self._queue.task_done()
+                self._check_space()
+                self._notify()
+                if self._closing.is_set() and self._queue.unfinished_tasks == 0:
+                    return
+        finally:
+            self._journal_done.set()
+            try:
+                self._archive.put_nowait(_WAKE)  # the store thread looks at once
+            except queue.Full:
+                pass
+
+    def _take_batch(self) -> tuple[list[tuple[Inspection, Released | None]], int]:
+        """Wait up to ``flush_interval_s`` for the first inspection, then take what is ready (a group commit);
+        the batch and how many queue items it took."""
+        batch: list[tuple[Inspection, Released | None]] = []
+        try:
+            item = self._queue.get(timeout=0.05 if self._closing.is_set() else self.flush_interval_s)
+        except queue.Empty:
+            return batch, 0
+        taken = 0
+        while True:
+            taken += 1
+            if item is not _WAKE:
+                batch.append(item)
+            if len(batch) >= self.batch_size:
+                return batch, taken
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, taken
+
+    def _journal_batch(self, batch: list[tuple[Inspection, Released | None]]) -> None:
+        records = []
+        for inspection, _ in batch:
+            record = core_record(inspection)
+            records.append(record if record.station else replace(record, station=self.station_name))
+        refused = self._refusal(len(records))
+        segment = None
+        if refused is None:
+            try:
+                segment = self.journal.append_batch([r.to_dict() for r in records])
+            except Exception as exc:  # a full or read-only disk: no record, so no PASS: the station holds
+                refused = describe_error(exc)
+                self.journal_error = refused
+                log.error("journal %s refused %d records: %s", self.journal.folder, len(records), refused)
+        if segment is None:
+            self.unrecorded += len(batch)
+            self._release(batch, durable=False)
+            return
+        self.journal_error = None
+        with self._lock:
+            if not self._pending:
+                self._oldest_pending_at = time.monotonic()
+            items = [_Pending(segment, record, inspection) for record, (inspection, _) in zip(records, batch,
+                                                                                             strict=True)]
+            self._pending.extend(items)
+            self._segment_left[segment] = len(items)
+        self._update_bound()
+        self._release(batch, durable=True)
+        self._archive.put(items)
+
+    def _release(self, batch: list[tuple[Inspection, Released | None]], durable: bool) -> None:
+        for inspection, on_released in batch:
+            self.released += int(durable)
+            if on_released is None:
+                continue
+            try:
+                on_released(inspection, durable)
+            except Exception:  # noqa: BLE001 - a faulty listener must not stop the journal
+                log.exception("release of inspection %s failed", inspection.uid)
+
+    def _refusal(self, count: int) -> str | None:
+        """Why the journal must not take ``count`` more records (its bounds), or None."""
+        limits = self.limits
+        if self.journaled + count > limits.max_entries:
+            return f"journal full: {self.journaled:,} records (bound {limits.max_entries:,})"
+        if self.journal.bytes >= limits.max_bytes:
+            return f"journal full: {self.journal.bytes / MB:.0f} MB (bound {limits.max_bytes / MB:.0f} MB)"
+        return None
+
+    def _update_bound(self) -> None:
+        limits = self.limits
+        share = max(self.journaled / limits.max_entries, self.journal.bytes / limits.max_bytes)
+        if share >= limits.hold_fraction:
+            self._holding_for_bound = True
+        elif share < limits.resume_fraction:
+            self._holding_for_bound = False
+
+    def _check_space(self) -> None:
+        now = time.monotonic()
+        if now - self._space_checked < 1.0:
+            return
+        self._space_checked = now
+        try:
+            self.free_bytes = shutil.disk_usage(self.journal.folder).free
+        except OSError:
+            return
+        if self.free_bytes < self.limits.free_hold_bytes:
+            self._holding_for_space = True
+        elif self.free_bytes >= min(self.limits.free_warn_bytes, 2 * self.limits.free_hold_bytes):
+            self._holding_for_space = False
+
+    # ---- store thread: artifacts, then the database ------------------------------------------------------------
+
+    def _run_store(self) -> None:
         self._replay()
         while True:
             try:
-                self._take(self._wait_time())
+                self._write_artifacts(self._wait_time())
                 now = time.monotonic()
                 past_deadline = self._closing.is_set() and now >= self._close_deadline
                 if self._pending and now >= self._next_try and self._due(now) and not past_deadline:
                     self._write_one_batch()
-            except Exception as exc:  # e.g. the journal folder became unwritable: keep going, say why
+            except Exception as exc:  # keep going, say why
                 self.last_error = describe_error(exc)
                 log.exception("inspection writer error")
                 time.sleep(min(self._backoff, 1.0))
-            with self._idle:
-                self._idle.notify_all()
-            if self._closing.is_set() and self._queue.unfinished_tasks == 0:
+            self._update_bound()
+            self._notify()
+            if self._journal_done.is_set() and self._archive.unfinished_tasks == 0:
                 if not self._pending or time.monotonic() >= self._close_deadline:
                     break
         if self._pending:
@@ -193,14 +434,57 @@ class InspectionWriter:
                         len(self._pending), self.journal.folder)
 
     def _replay(self) -> None:
-        for entry_id, entry in self.journal.pending():
+        replayed: list[_Pending] = []
+        for segment, entry in self.journal.pending():
             try:
-                self._pending.append((entry_id, InspectionRecord.from_dict(entry)))
+                record = InspectionRecord.from_dict(entry)
             except (TypeError, KeyError, ValueError) as exc:
-                self._quarantine(entry_id, f"malformed journal entry: {exc!r}")
-        if self._pending:
-            log.info("replaying %d journaled inspections from %s", len(self._pending), self.journal.folder)
+                self._quarantine(segment, f"malformed journal entry: {exc!r}", entry)
+                continue
+            if record.artifacts == ARTIFACTS_PENDING:
+                record = record.without_artifacts("the station stopped before the images were written")
+            replayed.append(_Pending(segment, record, None))
+        with self._lock:
+            self._pending = replayed + self._pending
+            for item in replayed:
+                self._segment_left[item.segment] = self._segment_left.get(item.segment, 0) + 1
+        if replayed:
+            log.info("replaying %d journaled inspections from %s", len(replayed), self.journal.folder)
             self._oldest_pending_at = time.monotonic() - self.flush_interval_s
+
+    def _write_artifacts(self, timeout: float) -> None:
+        """Images of the next journaled batch (waits up to ``timeout`` for one); the segment is rewritten with
+        them, so a restart still finds them."""
+        try:
+            items = self._archive.get(timeout=timeout) if timeout > 0 else self._archive.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            if items is _WAKE:
+                return
+            for item in items:
+                item.record = self._with_artifacts(item)
+                item.inspection = None
+            try:
+                self.journal.rewrite(items[0].segment, [item.record.to_dict() for item in items])
+            except Exception as exc:  # noqa: BLE001 - the records are journaled already; this only adds links
+                log.warning("journal segment %s keeps its records without image links: %s", items[0].segment,
+                            describe_error(exc))
+        finally:
+            self._archive.task_done()
+
+    def _with_artifacts(self, item: _Pending) -> InspectionRecord:
+        if item.inspection is None:
+            return item.record
+        try:
+            return store_artifacts(item.record, item.inspection, self.store, self.thumbnail_side)
+        except Exception as exc:  # a full or read-only archive: keep the record, say the images are missing
+            self.archive_error = describe_error(exc)
+            self.artifacts_missing += 1
+            if self.artifacts_missing == 1 or self.artifacts_missing % 100 == 0:
+                log.error("archive %s: %d inspections without images: %s", self.archive_root,
+                          self.artifacts_missing, self.archive_error)
+            return item.record.without_artifacts(f"archive: {self.archive_error}")
 
     def _due(self, now: float) -> bool:
         return (len(self._pending) >= self.batch_size or now - self._oldest_pending_at >= self.flush_interval_s
@@ -215,45 +499,30 @@ class InspectionWriter:
         due_at = self._oldest_pending_at + self.flush_interval_s
         if len(self._pending) >= self.batch_size or self._flush_now.is_set():
             due_at = now
-        return max(0.0, max(due_at, self._next_try) - now)
+        return max(0.0, min(max(due_at, self._next_try) - now, self.flush_interval_s))
 
-    def _take(self, timeout: float) -> None:
-        """Journal queued inspections: wait up to ``timeout`` for the first, then take what is ready (a batch)."""
-        try:
-            item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return
-        taken = 0
-        while True:
-            try:
-                if item is not _WAKE:
-                    self._journal(item)
-                    taken += 1
-            finally:
-                self._queue.task_done()
-            if taken >= self.batch_size and not self._closing.is_set():
-                return
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-
-    def _journal(self, inspection: Inspection) -> None:
-        try:
-            record = build_record(inspection, self.store, thumbnail_side=self.thumbnail_side)
-            if not record.station:
-                record = InspectionRecord.from_dict({**record.to_dict(), "station": self.station_name})
-            entry_id = self.journal.append(record.to_dict())
-        except Exception as exc:  # a bad image or a failing disk: say so loudly, keep the thread alive
-            self.last_error = f"could not journal frame {inspection.frame.id}: {describe_error(exc)}"
-            log.exception(self.last_error)
-            return
-        if not self._pending:
-            self._oldest_pending_at = time.monotonic()
-        self._pending.append((entry_id, record))
+    def _committable(self) -> list[_Pending]:
+        """The oldest pending records whose images are settled; a backlog goes in bigger transactions."""
+        with self._lock:
+            size = self.drain_batch_size if len(self._pending) > self.batch_size else self.batch_size
+            batch = []
+            for item in self._pending:
+                if item.inspection is not None or len(batch) >= size:
+                    break
+                batch.append(item)
+            return batch
 
     def _write_one_batch(self) -> None:
-        batch = self._pending[: self.batch_size]
+        batch = self._committable()
+        if not batch:
+            return
+        if not self._prepared:  # the first time the database answers: migrate it, register the bundles
+            try:
+                self._prepare(self.engine)
+            except Exception as exc:  # noqa: BLE001 - not ready yet: retried like an outage
+                self._failed(exc)
+                return
+            self._prepared = True
         try:
             self._commit(batch)
         except Exception as exc:
@@ -264,19 +533,31 @@ class InspectionWriter:
             return
         self._committed(batch)
 
-    def _commit(self, batch: list[tuple[str, InspectionRecord]]) -> None:
+    def _commit(self, batch: list[_Pending]) -> None:
         with SqlAlchemyUnitOfWork(self._sessions) as uow:
-            existing = uow.inspections.existing_uids([record.uid for _, record in batch])
-            for _, record in batch:
-                if record.uid not in existing:
-                    uow.inspections.add(record)
+            existing = uow.inspections.existing_uids([item.record.uid for item in batch])
+            uow.inspections.add_all([item.record for item in batch if item.record.uid not in existing])
             uow.commit()
 
-    def _committed(self, batch: list[tuple[str, InspectionRecord]]) -> None:
-        done = {entry_id for entry_id, _ in batch}
-        self.journal.remove(done)
-        self._pending = [item for item in self._pending if item[0] not in done]
-        self.logged += len(done)
+    def _committed(self, batch: list[_Pending], logged: bool = True) -> None:
+        """The batch is in the database (or, ``logged=False``, quarantined): out of the pending list."""
+        done = {id(item) for item in batch}
+        finished = []
+        with self._lock:
+            self._pending = [item for item in self._pending if id(item) not in done]
+            for item in batch:
+                self._segment_left[item.segment] -= 1
+                if self._segment_left[item.segment] == 0:
+                    del self._segment_left[item.segment]
+                    finished.append(item.segment)
+        try:
+            self.journal.remove(finished)
+        except OSError as exc:  # committed already: a restart finds them in the database and skips them
+            log.warning("journal segments could not be removed (%s); committed records are skipped on replay",
+                        describe_error(exc))
+        if not logged:
+            return
+        self.logged += len(batch)
         self.db_ok = True
         self._backoff = self.retry_initial_s
         self._next_try = 0.0
@@ -289,13 +570,14 @@ class InspectionWriter:
         self.failed_attempts += 1
         self.db_ok = False
         self.last_error = describe_error(exc)
-        self._next_try = time.monotonic() + self._backoff
+        delay = self._backoff * random.uniform(0.5, 1.0)  # jitter: stations on one database do not retry in step
+        self._next_try = time.monotonic() + delay
         log.warning("database write failed (%s); %d inspections journaled, retry in %.1f s",
-                    self.last_error, len(self._pending), self._backoff)
+                    self.last_error, len(self._pending), delay)
         self._backoff = min(self._backoff * 2, self.retry_max_s)
 
-    def _write_singly(self, batch: list[tuple[str, InspectionRecord]]) -> None:
-        """A batch the database refused for its data: find and set aside the entries at fault."""
+    def _write_singly(self, batch: Sequence[_Pending]) -> None:
+        """A batch the database refused for its data: find and set aside the records at fault."""
         for item in batch:
             try:
                 self._commit([item])
@@ -304,11 +586,11 @@ class InspectionWriter:
                     self._failed(exc)
                     return
                 self.last_error = describe_error(exc)
-                self._quarantine(item[0], f"refused by the database: {self.last_error}")
-                self._pending = [p for p in self._pending if p[0] != item[0]]
+                self._quarantine(item.segment, f"refused by the database: {self.last_error}", item.record.to_dict())
+                self._committed([item], logged=False)  # set aside: its segment may go once the rest of it is in
                 continue
             self._committed([item])
 
-    def _quarantine(self, entry_id: str, reason: str) -> None:
+    def _quarantine(self, segment: str, reason: str, entry: dict[str, Any]) -> None:
         self.quarantined += 1
-        self.journal.quarantine(entry_id, reason)
+        self.journal.quarantine(segment, reason, entry)

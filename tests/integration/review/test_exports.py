@@ -118,6 +118,7 @@ def test_dataset_from_db_errors_are_one_line(tmp_path: Path) -> None:
     dead = runner.invoke(app, ["dataset-from-db", "--out", str(tmp_path / "a"), "--database",
                                "postgresql://nobody@127.0.0.1:1/none", "--artifacts", str(tmp_path)])
     assert dead.exit_code == 2 and dead.output.startswith("error: database") and "unavailable" in dead.output
+    (tmp_path / "empty").mkdir()  # an empty, never migrated database
     old = runner.invoke(app, ["dataset-from-db", "--out", str(tmp_path / "b"), "--database",
                               default_sqlite_url(tmp_path / "empty"), "--artifacts", str(tmp_path)])
     assert old.exit_code == 2 and "inspector db upgrade" in old.output

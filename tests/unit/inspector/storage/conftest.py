@@ -15,6 +15,7 @@ from inspector.storage.migrate import upgrade
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    (tmp_path / "db").mkdir()
     url = default_sqlite_url(tmp_path / "db")
     upgrade(url)
     return url

@@ -41,7 +41,8 @@ def test_default_sqlite_url(tmp_path: Path) -> None:
     assert default_sqlite_url(tmp_path) == f"sqlite:///{tmp_path.resolve()}/inspector.db"
 
 
-def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
+def test_sqlite_engine_sets_pragmas(tmp_path: Path) -> None:
+    (tmp_path / "new" / "folder").mkdir(parents=True)
     engine = make_engine(default_sqlite_url(tmp_path / "new" / "folder"))
     try:
         with engine.connect() as connection:
@@ -55,6 +56,13 @@ def test_sqlite_engine_creates_folder_and_sets_pragmas(tmp_path: Path) -> None:
 
 def test_check_connection_passes_on_sqlite(tmp_path: Path) -> None:
     check_connection(default_sqlite_url(tmp_path))
+
+
+def test_a_sqlite_url_whose_folder_is_missing_is_one_clear_line_and_creates_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/nonexistent/dir/x.db"
+    with pytest.raises(DatabaseUnavailable, match=r"its folder .*/nonexistent/dir does not exist") as caught:
+        check_connection(url)
+    assert "\n" not in str(caught.value) and not (tmp_path / "nonexistent").exists()
 
 
 def test_check_connection_fails_fast_with_one_masked_line() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import subprocess
@@ -19,9 +20,9 @@ from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.journal import Journal
 from inspector.storage.orm import InspectionRow
-from inspector.storage.records import build_record
+from inspector.storage.records import build_record, store_artifacts
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
-from inspector.storage.writer import InspectionWriter
+from inspector.storage.writer import InspectionWriter, JournalLimits
 from tests.unit.inspector.storage.factories import make_inspection
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -85,7 +86,7 @@ def test_logs_inspections_with_verified_artifacts(sqlite_url: str, tmp_path: Pat
 def test_a_crash_after_journaling_is_replayed_on_restart(sqlite_url: str, tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, time
-        from inspector.storage.writer import InspectionWriter
+        from inspector.storage.writer import InspectionWriter, JournalLimits
         from tests.unit.inspector.storage.factories import make_inspection
         w = InspectionWriter({sqlite_url!r}, {str(tmp_path / "archive")!r}, {str(tmp_path / "journal")!r},
                              "line-1", batch_size=1000, flush_interval_s=3600)
@@ -164,9 +165,9 @@ def test_artifacts_are_encoded_on_the_writer_thread_and_close_starts_an_unstarte
 
     def spy(*args: object, **kwargs: object) -> object:
         threads.append(threading.current_thread().name)
-        return build_record(*args, **kwargs)
+        return store_artifacts(*args, **kwargs)
 
-    monkeypatch.setattr("inspector.storage.writer.build_record", spy)
+    monkeypatch.setattr("inspector.storage.writer.store_artifacts", spy)
     writer = writer_for(sqlite_url, tmp_path, autostart=False)
     writer.submit(make_inspection(0))
     writer.submit(make_inspection(1))
@@ -200,7 +201,7 @@ def test_an_entry_the_database_refuses_is_quarantined(sqlite_url: str, tmp_path:
     assert writer.flush(10)
     writer.close()
     assert count(sqlite_url) == 2 and writer.quarantined == 1 and len(journal) == 0
-    assert len(list((tmp_path / "journal" / "quarantine").glob("*.json"))) == 1
+    assert len(list((tmp_path / "journal" / "quarantine").glob("*.jsonl"))) == 1
 
 
 def test_readers_do_not_block_the_writer(sqlite_url: str, tmp_path: Path) -> None:
@@ -216,3 +217,99 @@ def test_readers_do_not_block_the_writer(sqlite_url: str, tmp_path: Path) -> Non
         reader.execute("ROLLBACK")
         reader.close()
     assert count(sqlite_url) == 1
+
+
+def test_a_verdict_is_released_only_once_its_record_is_on_disk(sqlite_url: str, tmp_path: Path) -> None:
+    writer = writer_for(sqlite_url, tmp_path, batch_size=16)
+    seen: list[tuple[str, bool, bool]] = []
+
+    def released(inspection, durable: bool) -> None:
+        on_disk = {e["uid"] for _, e in Journal(tmp_path / "journal").pending()} | {
+            r.uid for r in rows(sqlite_url)}
+        seen.append((inspection.uid, durable, inspection.uid in on_disk))
+
+    inspections = [make_inspection(i) for i in range(12)]
+    for inspection in inspections:
+        writer.submit(inspection, released)
+    assert writer.flush(10)
+    writer.close()
+    assert [uid for uid, _, _ in seen] == [i.uid for i in inspections]
+    assert all(durable and on_disk for _, durable, on_disk in seen)
+
+
+def test_verdicts_that_arrive_together_share_one_fsync(sqlite_url: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    appended: list[int] = []
+    real = Journal.append_batch
+    monkeypatch.setattr(Journal, "append_batch", lambda self, entries: appended.append(len(entries))
+                        or real(self, entries))
+    writer = writer_for(sqlite_url, tmp_path, batch_size=32, autostart=False)
+    for i in range(20):
+        writer.submit(make_inspection(i))
+    writer.close()
+    assert appended == [20] and count(sqlite_url) == 20
+
+
+def test_the_retry_back_off_is_capped_at_five_seconds_and_jittered(sqlite_url: str, tmp_path: Path) -> None:
+    writer = writer_for(sqlite_url, tmp_path, retry_initial_s=0.2, retry_max_s=5.0, autostart=False)
+    delays = []
+    for _ in range(12):
+        writer._failed(RuntimeError("down"))
+        delays.append(writer._next_try - time.monotonic())
+    assert max(delays) <= 5.0 and delays[-1] > 2.0
+    assert len({round(d, 3) for d in delays[-5:]}) > 1  # not every station retries in step
+    writer.close(timeout=0.1)
+
+
+def test_an_unwritable_archive_keeps_the_record_and_says_the_images_are_missing(sqlite_url: str,
+                                                                                tmp_path: Path) -> None:
+    (tmp_path / "archive").write_text("a file where the archive folder should be")
+    writer = writer_for(sqlite_url, tmp_path)
+    released = []
+    for i in range(3):
+        writer.submit(make_inspection(i), lambda inspection, durable: released.append(durable))
+    assert writer.flush(10)
+    writer.close()
+    logged = rows(sqlite_url)
+    assert released == [True] * 3 and len(logged) == 3
+    assert all(r.artifacts == "missing" and r.image is None and r.artifacts_error.startswith("archive: ")
+               for r in logged)
+    assert writer.artifacts_missing == 3 and "3 inspections kept without their images" in writer.warnings()[0]
+
+
+def test_a_journal_that_refuses_writes_holds_and_releases_nothing_as_durable(
+        sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer's side of a read-only journal (the real mount is in tests/integration/faults)."""
+    writer = writer_for(sqlite_url, tmp_path)
+
+    def refuse(*_args: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Journal, "append_batch", refuse)
+    monkeypatch.setattr(Journal, "probe", refuse)
+    released = []
+    writer.submit(make_inspection(0), lambda inspection, durable: released.append(durable))
+    assert writer.released_all(5) and released == [False] and writer.unrecorded == 1
+    assert writer.hold_reason() == "journal unwritable (OSError: [Errno 30] Read-only file system)"
+    assert not writer.retry_journal() and writer.hold_reason() is not None  # acknowledged, still refused
+    monkeypatch.undo()
+    assert writer.retry_journal() and writer.hold_reason() is None
+    writer.submit(make_inspection(1), lambda inspection, durable: released.append(durable))
+    assert writer.flush(10) and released == [False, True]
+    writer.close()
+    assert count(sqlite_url) == 1
+
+
+def test_the_journal_holds_before_its_bound_and_refuses_past_it(tmp_path: Path) -> None:
+    dead = "postgresql://nobody@127.0.0.1:1/none"  # no database: everything stays journaled
+    writer = InspectionWriter(dead, tmp_path / "archive", tmp_path / "journal", "line-1", batch_size=1,
+                              flush_interval_s=0.05, limits=JournalLimits(max_entries=10, free_warn_bytes=0,
+                                                                          free_hold_bytes=0))
+    released = []
+    for i in range(12):
+        writer.submit(make_inspection(i), lambda inspection, durable: released.append(durable))
+        writer.released_all(5)
+        if i == 8:
+            assert writer.hold_reason().startswith("journal nearly full")  # 9 of 10: HOLD, before the bound
+    assert released == [True] * 10 + [False] * 2 and writer.unrecorded == 2
+    writer.close(timeout=0.1)
