@@ -31,7 +31,7 @@ class InputSpec(_Strict):
 
 
 class ThresholdSpec(_Strict):
-    value: float
+    value: float = Field(allow_inf_nan=False)
     method: str
     detail: str
 

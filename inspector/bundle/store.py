@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import hashlib
 import json
+import os
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -49,10 +54,11 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
 
 @dataclass(frozen=True)
 class Bundle:
-    """An opened, hash-checked bundle folder."""
+    """An opened, hash-checked bundle folder (for a zip: its extraction in the cache, held while open)."""
 
     root: Path
     manifest: Manifest
+    lease: _Lease | None = field(default=None, compare=False, repr=False)
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -62,22 +68,106 @@ class Bundle:
     def path(self, relative: str) -> Path:
         return self.root / relative
 
+    def close(self) -> None:
+        """Give back a zip's extraction (removed when no other user holds it). A folder needs nothing."""
+        if self.lease is not None:
+            self.lease.release()
 
-def _unzip(path: Path) -> Path:
-    target = Path(tempfile.mkdtemp(prefix=f"bundle-{path.stem}-"))
+
+CACHE_ENV = "INSPECTOR_BUNDLE_CACHE"
+STALE_S = 24 * 3600
+_UNSAFE_TYPES = {stat.S_IFLNK: "a symlink", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
+                 stat.S_IFIFO: "a pipe", stat.S_IFSOCK: "a socket"}
+
+
+def cache_root() -> Path:
+    """Where zip bundles are extracted, once per zip content: $INSPECTOR_BUNDLE_CACHE or the temp folder."""
+    return Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "inspector-bundles")
+
+
+class _Lease:
+    """A shared lock on one extraction while a bundle is open; the last one out removes the extraction."""
+
+    def __init__(self, entry: Path) -> None:
+        self.entry = entry
+        self._handle = open(entry.with_name(entry.name + ".lock"), "a+b")  # noqa: SIM115 - held while open
+        fcntl.flock(self._handle, fcntl.LOCK_SH)
+        atexit.register(self.release)
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        handle, self._handle = self._handle, None
+        atexit.unregister(self.release)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        _remove_if_unused(self.entry, handle)
+        handle.close()
+
+
+def _remove_if_unused(entry: Path, handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # another process (or bundle) still uses it
+    shutil.rmtree(entry, ignore_errors=True)
+    Path(handle.name).unlink(missing_ok=True)
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
+def _remove_stale(root: Path) -> None:
+    """Extractions nobody holds that are older than ``STALE_S`` (left by a process that was killed)."""
+    now = time.time()
+    for staging in root.glob(".*"):  # an extraction a killed process never finished
+        try:
+            if staging.is_dir() and now - staging.stat().st_mtime >= STALE_S:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:
+            continue
+    for lock in root.glob("*.lock"):
+        entry = lock.with_suffix("")
+        try:
+            if now - lock.stat().st_mtime < STALE_S:
+                continue
+            with open(lock, "a+b") as handle:
+                _remove_if_unused(entry, handle)
+        except OSError:
+            continue
+
+
+def _check_members(path: Path, archive: zipfile.ZipFile) -> None:
+    for info in archive.infolist():
+        name = info.filename
+        if name.startswith("/") or ".." in Path(name).parts:
+            raise BundleError(f"{path}: unsafe member path {name!r} in zip")
+        kind = _UNSAFE_TYPES.get(stat.S_IFMT(info.external_attr >> 16))
+        if kind is not None:
+            raise BundleError(f"{path}: member {name!r} is {kind}; a bundle holds plain files only")
+
+
+def _unzip(path: Path) -> tuple[Path, _Lease]:
+    """The zip's extraction in the cache, made once per content (sha256) and shared by every open."""
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale(root)
+    entry = root / sha256_file(path)[:32]
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                if member.startswith("/") or ".." in Path(member).parts:
-                    raise BundleError(f"{path}: unsafe member path {member!r} in zip")
-            archive.extractall(target)
+            _check_members(path, archive)
+            lease = _Lease(entry)
+            if not entry.exists():  # an extraction appears whole (renamed into place) or not at all
+                staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=root))
+                archive.extractall(staging)
+                try:
+                    staging.rename(entry)
+                except OSError:  # another process finished the same extraction first
+                    shutil.rmtree(staging, ignore_errors=True)
     except zipfile.BadZipFile as exc:
-        shutil.rmtree(target, ignore_errors=True)
         raise BundleError(f"{path}: not a valid zip file ({exc})") from exc
-    entries = [p for p in target.iterdir()]
-    if len(entries) == 1 and entries[0].is_dir() and not (target / MANIFEST_NAME).exists():
-        return entries[0]
-    return target
+    entries = list(entry.iterdir())
+    if len(entries) == 1 and entries[0].is_dir() and not (entry / MANIFEST_NAME).exists():
+        return entries[0], lease
+    return entry, lease
 
 
 def read_manifest(root: Path) -> Manifest:
@@ -128,13 +218,18 @@ def open_bundle(path: Path | str) -> Bundle:
     path = Path(path)
     if not path.exists():
         raise BundleError(f"{path}: bundle not found")
-    root = _unzip(path) if path.is_file() else path
-    manifest = read_manifest(root)
-    check_hashes(root, manifest)
-    for runtime in manifest.runtimes:
-        if runtime.file not in manifest.files:
-            raise BundleError(f"{root / runtime.file}: runtime {runtime.name} file is not hashed in the manifest")
-    return Bundle(root=root, manifest=manifest)
+    root, lease = _unzip(path) if path.is_file() else (path, None)
+    try:
+        manifest = read_manifest(root)
+        check_hashes(root, manifest)
+        for runtime in manifest.runtimes:
+            if runtime.file not in manifest.files:
+                raise BundleError(f"{root / runtime.file}: runtime {runtime.name} file is not hashed in the manifest")
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
+    return Bundle(root=root, manifest=manifest, lease=lease)
 
 
 def zip_bundle(folder: Path, target: Path) -> Path:

@@ -14,6 +14,7 @@ from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
 from inspector.inference.equivalence import require_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
+from inspector.inference.thresholds import resolve_threshold
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,14 @@ class BundleModel:
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
                  verify_runtime: bool = True, threads: int | None = None, *, image_threshold: float | None = None,
-                 pixel_threshold: float | None = None, min_area: int = 1) -> None:
+                 pixel_threshold: float | None = None, min_area: int = 1, override_calibration: bool = False) -> None:
         if bundle.manifest.task not in self.TASKS:
             raise BundleError(f"{bundle.root}: task {bundle.manifest.task!r} is not {self.KIND}")
         self.bundle, self.task = bundle, bundle.manifest.task
         self.id = bundle.manifest.bundle_id
         self.preprocessing = bundle.preprocessing
-        manifest = bundle.manifest
-        self.image_threshold = manifest.image_threshold.value if image_threshold is None else float(image_threshold)
-        self.pixel_threshold = manifest.pixel_threshold.value if pixel_threshold is None else float(pixel_threshold)
+        self.image_threshold = resolve_threshold(bundle, "image", image_threshold, override_calibration)
+        self.pixel_threshold = resolve_threshold(bundle, "pixel", pixel_threshold, override_calibration)
         self.min_area = max(1, int(min_area))
         self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
         if verify_runtime:
@@ -52,7 +52,8 @@ class BundleModel:
     @classmethod
     def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,
              threads: int | None = None, **binding: float | int | None) -> Self:
-        """Open, verify and bind a bundle; ``binding`` takes ``image_threshold``, ``pixel_threshold``, ``min_area``."""
+        """Open, verify and bind a bundle; ``binding`` takes ``image_threshold``, ``pixel_threshold``, ``min_area``
+        and ``override_calibration``."""
         return cls(open_bundle(path), runtime, device, threads=threads, **binding)
 
     def infer(self, frame: Frame) -> ModelOutput:
@@ -60,9 +61,7 @@ class BundleModel:
         start = time.perf_counter()
         image, pixel = self.image_threshold, self.pixel_threshold
         try:
-            found = self.run_frame(frame, pixel, self.min_area)
-            if not np.isfinite(found.score):
-                raise ValueError(f"model returned a non-finite score ({found.score})")
+            found = self.run_frame(frame, pixel, self.min_area)  # a NaN score stays NaN: the decision flags it
         except Exception as exc:  # noqa: BLE001 - a failed model is a FAIL with the reason, never a crash
             return ModelOutput(model=self.id, score=None, error=f"{type(exc).__name__}: {exc}",
                                image_threshold=image, pixel_threshold=pixel,

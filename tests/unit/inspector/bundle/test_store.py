@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import stat
+import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +21,15 @@ from inspector.bundle.manifest import (
     RuntimeSpec,
     ThresholdSpec,
 )
-from inspector.bundle.store import BundleError, hash_files, open_bundle, write_manifest, zip_bundle
+from inspector.bundle.store import (
+    CACHE_ENV,
+    STALE_S,
+    BundleError,
+    hash_files,
+    open_bundle,
+    write_manifest,
+    zip_bundle,
+)
 
 
 def make_bundle(folder: Path) -> Path:
@@ -100,3 +113,62 @@ def test_not_a_bundle(tmp_path: Path) -> None:
     (tmp_path / "bad.zip").write_bytes(b"zip?")
     with pytest.raises(BundleError, match="not a valid zip"):
         open_bundle(tmp_path / "bad.zip")
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(root))
+    return root
+
+
+def test_a_zip_is_extracted_once_shared_and_removed_on_close(tmp_path: Path, cache: Path) -> None:
+    archive = zip_bundle(make_bundle(tmp_path / "b"), tmp_path / "b.zip")
+    first, second = open_bundle(archive), open_bundle(archive)
+    assert first.root == second.root and first.root.is_relative_to(cache)
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
+    first.close()
+    assert second.root.is_dir()  # still held by the second
+    second.close()
+    second.close()  # idempotent
+    assert list(cache.iterdir()) == []
+    for _ in range(3):
+        open_bundle(archive).close()
+    assert list(cache.iterdir()) == []  # opening and closing leaves nothing behind
+
+
+def test_a_stale_extraction_nobody_holds_is_removed_at_the_next_open(tmp_path: Path, cache: Path) -> None:
+    archive = zip_bundle(make_bundle(tmp_path / "b"), tmp_path / "b.zip")
+    bundle = open_bundle(archive)
+    entry = bundle.lease.entry
+    bundle.lease._handle.close()  # as if its process had been killed: the lock went, the files stayed
+    bundle.lease._handle = None
+    lock = entry.with_name(entry.name + ".lock")
+    os.utime(lock, (time.time() - STALE_S - 10,) * 2)
+    other = zip_bundle(make_bundle(tmp_path / "c"), tmp_path / "c.zip")
+    fresh = open_bundle(other)
+    assert not entry.exists() and not lock.exists() and fresh.root.is_dir()
+    fresh.close()
+
+
+@pytest.mark.parametrize("mode, kind", [(stat.S_IFLNK | 0o777, "a symlink"), (stat.S_IFCHR | 0o644, "a device")])
+def test_a_symlink_or_device_member_is_refused_in_one_line(tmp_path: Path, cache: Path, mode: int,
+                                                           kind: str) -> None:
+    archive = zip_bundle(make_bundle(tmp_path / "b"), tmp_path / "b.zip")
+    with zipfile.ZipFile(archive, "a") as zf:
+        info = zipfile.ZipInfo("b/escape")
+        info.external_attr = mode << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(BundleError, match=f"member 'b/escape' is {kind}") as caught:
+        open_bundle(archive)
+    assert "\n" not in str(caught.value) and not any(cache.glob("*/b/escape"))
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity"])
+def test_a_manifest_threshold_that_is_not_finite_is_refused(tmp_path: Path, value: str) -> None:
+    folder = make_bundle(tmp_path / "b")
+    text = (folder / "manifest.json").read_text().replace('"value": 1.5', f'"value": {value}', 1)
+    (folder / "manifest.json").write_text(text)
+    (folder / "manifest.sha256").write_text(f"{hashlib.sha256(text.encode()).hexdigest()}  manifest.json\n")
+    with pytest.raises(BundleError, match=r"field 'image_threshold.value'"):
+        open_bundle(folder)
