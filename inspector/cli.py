@@ -75,44 +75,51 @@ def run(
                                                 "operator window, as `inspector station` does.")] = True,
     frames: Annotated[int | None, typer.Option(help="Stop after this many inspections.")] = None,
     camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
+    line: Annotated[list[str] | None, typer.Option(
+        "--line", help="Turn a line I/O adapter on (repeatable). stdout: one JSON line per verdict as it leaves "
+                       "the station (the counters then go to standard error).")] = None,
 ) -> None:
     """Run the station: acquisition -> inference -> decision -> database, with live counters.
 
     Ctrl+C or SIGTERM (how a service manager stops it) runs the orderly close: stop acquisition, inspect
-    what is in the pipeline, close the writer, the line I/O and the camera.
+    what is in the pipeline, close the writer, the line I/O and the camera. Exit code 0: everything logged;
+    1: inspections still journaled (written on the next start); 3: a fault lost something or held the station
+    (verdicts without a record, images not written, HOLD): the summary says what and how many.
     """
     if not headless:
         station(config=config, camera=camera)
         return
+    lines = tuple(line or ())
+    out = err if "stdout" in lines else console
 
     def action() -> int:
         from inspector.station.runtime import StationRuntime
 
-        runtime = StationRuntime(config, camera)
+        runtime = StationRuntime(config, camera, lines)
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             runtime.start(frames)
-            with Live(_counters_table(runtime.counters.snapshot(), runtime.parts.writer), console=console,
-                      refresh_per_second=2, transient=not console.is_terminal) as live:
+            with Live(_counters_table(runtime.counters.snapshot(), runtime.parts.writer), console=out,
+                      refresh_per_second=2, transient=not out.is_terminal) as live:
                 while not stop.is_set() and not runtime.wait(0.5):
                     live.update(_counters_table(runtime.counters.snapshot(), runtime.parts.writer))
                     if frames is None and not runtime.running:
                         break
             if stop.is_set():
-                console.print("stopping...")
+                out.print("stopping...")
             parts = runtime.parts
             report = runtime.close()
         finally:
             runtime.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return _summary(runtime.counters.snapshot(), parts, report)
+        return _summary(runtime.counters.snapshot(), parts, report, out)
 
     _run(action)
 
 
-def _summary(snapshot, parts, report) -> int:
+def _summary(snapshot, parts, report, console: Console) -> int:
     from inspector.storage.database import mask_url
 
     writer, camera = parts.writer, parts.camera
@@ -134,6 +141,17 @@ def _summary(snapshot, parts, report) -> int:
     console.print(f"closed: {report}", highlight=False, soft_wrap=True)
     for warning in camera.stats.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    faults = [f"HOLD: {reason}" for reason in report.held]
+    if report.unrecorded:
+        faults.append(f"{report.unrecorded} verdicts were released REJECT without a record (journal: "
+                      f"{writer.journal_error or 'refused'})")
+    if report.artifacts_missing:
+        faults.append(f"{report.artifacts_missing} inspections are logged without their images "
+                      f"({writer.archive_error})")
+    for fault in faults:
+        err.print(f"[bold red]fault:[/] {fault}", highlight=False, soft_wrap=True)
+    if faults:
+        return 3
     if writer.journaled:
         err.print(f"[yellow]warning:[/] {writer.journaled} inspections are journaled but not yet in the database; "
                   "they will be written on the next start", highlight=False)

@@ -30,10 +30,21 @@ class _Section(BaseModel):
 class StationSection(_Section):
     name: str = Field("station-1", min_length=1)
     data_dir: Path = Path("data/station")
+    journal_dir: Path | None = None  # None: <data_dir>/journal
+    archive_dir: Path | None = None  # None: <data_dir>/artifacts
+
+    @property
+    def journal(self) -> Path:
+        return self.journal_dir or self.data_dir / "journal"
+
+    @property
+    def archive(self) -> Path:
+        return self.archive_dir or self.data_dir / "artifacts"
 
 
 class DatabaseSection(_Section):
     url: str | None = None  # None: SQLite under station.data_dir
+    require_at_start: bool = False  # False: start without it, journal, and drain once it answers
 
 
 class SimCameraSection(_Section):
@@ -42,6 +53,7 @@ class SimCameraSection(_Section):
     defect_fraction: float = Field(0.2, ge=0, le=1)
     seed: int = 0
     size: int = Field(256, ge=32, le=4096)
+    parts: bool = False  # part mode: each frame is a part; none go by unseen, a dropped one is logged FAIL
     pool: int = Field(0, ge=0, le=10_000)  # parts rendered up front and cycled; 0 renders every part live
 
 
@@ -86,6 +98,11 @@ class PipelineSection(_Section):
 class WriterSection(_Section):
     batch_size: int = Field(32, ge=1, le=10_000)
     flush_interval_s: float = Field(0.5, gt=0, le=60)
+    retry_max_s: float = Field(5.0, gt=0, le=5)
+    journal_max_entries: int = Field(100_000, ge=10)
+    journal_max_mb: float = Field(2048, gt=0, allow_inf_nan=False)
+    free_warn_mb: float = Field(1024, ge=0, allow_inf_nan=False)
+    free_hold_mb: float = Field(256, ge=0, allow_inf_nan=False)
 
 
 class StationConfig(_Section):
@@ -112,8 +129,9 @@ class RoiSection(_Section):
 
 class ModelSection(_Section):
     bundle: Path
-    image_threshold: float | None = None
-    pixel_threshold: float | None = None
+    image_threshold: float | None = Field(None, allow_inf_nan=False)
+    pixel_threshold: float | None = Field(None, allow_inf_nan=False)
+    override_calibration: bool = False  # True: a threshold more than 10x from the bundle's calibrated one is meant
     use_image_score: bool = True
     use_regions: bool = True
     reject_classes: list[str] = Field(default_factory=list)
@@ -126,7 +144,7 @@ class RecipeConfig(_Section):
     combine: Literal["any", "all"] = "any"
     roi: RoiSection | None = None
     min_defect_area: int = Field(0, ge=0)
-    deadline_ms: float = Field(1000.0, gt=0)
+    deadline_ms: float = Field(1000.0, gt=0, allow_inf_nan=False)
     camera_features: dict[str, Any] = Field(default_factory=dict)
 
     def to_domain(self, base: Path) -> Recipe:
@@ -139,6 +157,7 @@ class RecipeConfig(_Section):
                 use_image_score=m.use_image_score,
                 use_regions=m.use_regions,
                 reject_classes=tuple(m.reject_classes),
+                override_calibration=m.override_calibration,
             )
             for m in self.models
         )
@@ -152,10 +171,13 @@ def _read_yaml(path: Path) -> dict:
         raise ConfigError(f"{path}: file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line, whatever YAML says
+        raise ConfigError(f"{path}:{where} not valid YAML ({problem})") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -70,10 +70,13 @@ class ReplayCamera:
         return capture
 
     def start(self) -> None:
-        """Open the source and start again from its first frame."""
+        """Open the source and start again from its first frame; a folder none of whose images can be read
+        is a ``CameraError`` here, at once, not a run that waits forever."""
         self.stop()
         if self.is_video:
             self._capture = self._open_video()
+        else:
+            self._first_readable()
         self._index = 0
         self._due = time.monotonic()
         self.exhausted = False
@@ -121,6 +124,13 @@ class ReplayCamera:
         self._next_id += 1
         self._stats.grabbed += 1
         return frame
+
+    def _first_readable(self) -> None:
+        for path in self._files:
+            if cv2.imread(str(path), cv2.IMREAD_COLOR) is not None:
+                return
+        raise CameraError(f"replay folder {self.path}: none of its {len(self._files)} images can be read "
+                          f"(first: {self._files[0].name})")
 
     def _read_next(self) -> tuple[np.ndarray | None, dict[str, object]]:
         return self._read_video() if self.is_video else self._read_file()

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from inspector.domain.camera import CameraError, CameraStats
-from inspector.domain.frame import Frame, GroundTruth
+from inspector.domain.frame import Frame, GroundTruth, Part
 from inspector.synthetic import PRODUCTS, defect_types, render
 
 
@@ -16,8 +16,12 @@ class SimulatedCamera:
     """Emits one rendered part every ``1/fps`` seconds; ``unplug()``/``replug()`` simulate a lost device."""
 
     def __init__(self, product: str = "washer", fps: float = 20.0, defect_fraction: float = 0.2, seed: int = 0,
-                 size: int = 256, name: str | None = None, pool: int = 0) -> None:
-        """``pool > 0`` renders that many parts up front and cycles them (rendering costs no CPU while running)."""
+                 size: int = 256, name: str | None = None, pool: int = 0, parts: bool = False) -> None:
+        """``pool > 0`` renders that many parts up front and cycles them (rendering costs no CPU while running).
+
+        ``parts``: part mode. Each frame is a part with an id; none goes by unseen: a slow consumer gets the parts
+        late (the station decides what a late or dropped part means), never fewer of them.
+        """
         if product not in PRODUCTS:
             raise CameraError(f"simulated camera: unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
         if fps <= 0:
@@ -26,6 +30,7 @@ class SimulatedCamera:
             raise CameraError(f"simulated camera: defect_fraction must be within 0..1, got {defect_fraction}")
         self.name = name or f"sim-{product}"
         self.product, self.fps, self.defect_fraction, self.size = product, fps, defect_fraction, size
+        self.parts = parts
         self._defects = defect_types(product)
         self._rng = np.random.default_rng(seed)
         self._stats = CameraStats()
@@ -82,7 +87,7 @@ class SimulatedCamera:
         if wait > 0:
             time.sleep(wait)
         now = time.monotonic()
-        behind = int((now - self._next_due) * self.fps)
+        behind = 0 if self.parts else int((now - self._next_due) * self.fps)
         if behind > 0:  # the consumer was slower than the line: parts went by unseen
             self._stats.dropped += behind
         self._next_due += (behind + 1) / self.fps
@@ -99,5 +104,6 @@ class SimulatedCamera:
         self._frame_id += 1
         self._stats.grabbed += 1
         truth = GroundTruth(defect=defect, mask=mask > 0 if defect else None)
+        part = Part(f"{self.name}-{self._frame_id:06d}") if self.parts else None
         return Frame(id=self._frame_id, camera=self.name, timestamp=time.time(), monotonic=time.monotonic(),
-                     image=image, truth=truth, meta={"product": self.product})
+                     image=image, truth=truth, meta={"product": self.product}, part=part)

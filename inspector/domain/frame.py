@@ -21,6 +21,15 @@ class GroundTruth:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part on the line: an id (from the PLC, or the camera in part mode), its serial and lot when known."""
+
+    id: str
+    serial: str | None = None
+    lot: str | None = None
+
+
+@dataclass(frozen=True)
 class Frame:
     """One acquired image, copied out of the driver buffer (HxWx3 uint8 RGB)."""
 
@@ -31,6 +40,7 @@ class Frame:
     image: np.ndarray
     truth: GroundTruth | None = None
     meta: Mapping[str, object] = field(default_factory=dict)
+    part: Part | None = None  # set when each frame is a part (triggered parts, the simulated line's part mode)
 
     @property
     def height(self) -> int:

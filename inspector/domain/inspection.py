@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -25,7 +26,9 @@ class ReasonCode(StrEnum):
     LATE = "late"
     MODEL_ERROR = "model_error"
     NO_RESULT = "no_result"
-    NOT_INSPECTED = "not_inspected"
+    NON_FINITE = "non_finite"  # a NaN or infinite score or threshold
+    NOT_INSPECTED = "not_inspected"  # a part whose frame was dropped before inference (back-pressure)
+    HOLD = "hold"  # the station is on HOLD (its records cannot be kept): every part is rejected
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class Inspection:
     outputs: tuple[ModelOutput, ...]
     decision: Decision
     latencies_ms: dict[str, float] = field(default_factory=dict)
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)  # the record's key, from decision to database
+    recorded: bool = True  # False: released (as REJECT) although the journal could not take its record
 
     @property
     def verdict(self) -> Verdict:

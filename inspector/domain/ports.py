@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from inspector.domain.frame import Frame
@@ -23,9 +24,15 @@ class InspectionModel(Protocol):
 
 
 class InspectionSink(Protocol):
-    """Where finished inspections go to be logged (journal first, then the database)."""
+    """Where finished inspections go to be logged (journal first, then the database).
 
-    def submit(self, inspection: Inspection) -> None: ...
+    ``submit`` calls ``on_released(inspection, durable)`` once the record is journaled (``durable``) or could
+    not be; only then may the verdict leave the station. ``hold_reason`` says why the station must hold.
+    """
+
+    def submit(self, inspection: Inspection, on_released: Callable[[Inspection, bool], None]) -> None: ...
+
+    def hold_reason(self) -> str | None: ...
 
     def flush(self, timeout: float = 10.0) -> bool: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ class ModelRule:
     use_image_score: bool = True
     use_regions: bool = True
     reject_classes: tuple[str, ...] = ()
+    override_calibration: bool = False  # a threshold far (over 10x) from the bundle's calibrated one is meant
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,12 @@ def decide(
             return _fail(ReasonCode.MODEL_ERROR, f"model {output.model} failed: {output.error}", output.model, index)
         if output.score is None:
             return _fail(ReasonCode.NO_RESULT, f"model {output.model} gave no score", output.model, index)
+        bad = [f"{name} {value}" for name, value in (("score", output.score), ("image threshold",
+               output.image_threshold), ("pixel threshold", output.pixel_threshold))
+               if value is not None and not math.isfinite(value)]
+        if bad:
+            return _fail(ReasonCode.NON_FINITE, f"model {output.model}: {', '.join(bad)} is not a finite number",
+                         output.model, index)
         judged.append(_judge(rule, output, recipe, frame_size))
     fails = [j.failed for j in judged]
     failed = any(fails) if recipe.combine == "any" else all(fails)
@@ -123,8 +131,20 @@ def decide(
     else:
         deciding = max(range(len(judged)), key=lambda i: judged[i].margin)
         reasons = (Reason(ReasonCode.PASS, "all models within thresholds"),)
-    if elapsed_ms is not None and elapsed_ms > recipe.deadline_ms:
+    if elapsed_ms is not None and not elapsed_ms <= recipe.deadline_ms:  # a NaN time is late too
         late = Reason(ReasonCode.LATE, f"late: {elapsed_ms:.0f} ms > deadline {recipe.deadline_ms:.0f} ms")
         return Decision(Verdict.FAIL, (late, *(r for r in reasons if r.code is not ReasonCode.PASS)), regions,
                         deciding)
     return Decision(Verdict.FAIL if failed else Verdict.PASS, reasons, regions, deciding)
+
+
+def not_inspected(reason: str) -> Decision:
+    """The decision for a part whose frame never reached the models (dropped by back-pressure)."""
+    return _fail(ReasonCode.NOT_INSPECTED, f"not inspected: {reason}")
+
+
+def on_hold(decision: Decision, reason: str) -> Decision:
+    """REJECT while the station is on HOLD, whatever the models said (their reasons stay, after the hold)."""
+    kept = tuple(r for r in decision.reasons if r.code is not ReasonCode.PASS)
+    return Decision(Verdict.FAIL, (Reason(ReasonCode.HOLD, f"station on HOLD: {reason}"), *kept), decision.regions,
+                    decision.deciding)

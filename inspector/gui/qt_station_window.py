@@ -156,6 +156,9 @@ class QtStationWindow(QMainWindow):
         self.counters = QtCounters()
         self.reset_button = QPushButton("Reset counters (new shift/lot)")
         self.reset_button.clicked.connect(self.controller.reset_counters)
+        self.ack_button = QPushButton("Acknowledge alarms")
+        self.ack_button.setToolTip("After a disk fault is fixed: the station tries its journal again and leaves HOLD")
+        self.ack_button.clicked.connect(self.controller.acknowledge)
         self.rates = fixed_label(SIDE_W - 28, 44, f"color: {MUTED}; font-size: 14px;")
         side_panel = panel()
         side_panel.setFixedWidth(SIDE_W)
@@ -169,6 +172,7 @@ class QtStationWindow(QMainWindow):
         side.addWidget(self.counters)
         side.addWidget(self.rates)
         side.addStretch(1)
+        side.addWidget(self.ack_button)
         side.addWidget(self.reset_button)
 
         body = QHBoxLayout()

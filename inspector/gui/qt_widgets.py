@@ -147,7 +147,7 @@ class QtStatusLights(QFrame):
         else:
             self.model.set_state("ok", s.models)
         if s.db_ok is False:
-            self.database.set_state("error", f"unreachable · {s.journaled} journaled")
+            self.database.set_state("error", f"offline · {s.journaled:,} buffered")
         elif s.models is None:
             self.database.set_state("off", "not connected")
         else:

@@ -111,6 +111,10 @@ class StationController(QObject):
     def reset_counters(self) -> None:
         self.runtime.reset_counters()
 
+    def acknowledge(self) -> None:
+        """The operator acknowledges the alarms: a refused journal is tried again (off the UI thread)."""
+        threading.Thread(target=self.runtime.acknowledge, name="station-acknowledge", daemon=True).start()
+
     # ---- operations (called on the UI thread; the work runs on worker threads) --------------------------------
     def start(self) -> bool:
         """Build the station if needed (config or recipe changed) and start it; False when not possible now."""

@@ -29,6 +29,7 @@ class CounterSnapshot:
     truth_agree: int = 0
     escapes: int = 0  # truly defective but PASS
     false_rejects: int = 0  # truly good but FAIL
+    unrecorded: int = 0  # verdicts released REJECT without a record (the journal could not take it)
 
     @property
     def dropped_total(self) -> int:
@@ -55,7 +56,7 @@ class StationCounters:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.grabbed = self.inspected = self.passed = self.failed = self.model_errors = self.late = 0
-        self.truth_known = self.truth_agree = self.escapes = self.false_rejects = 0
+        self.truth_known = self.truth_agree = self.escapes = self.false_rejects = self.unrecorded = 0
         self._dropped: Counter[str] = Counter()
         self._reasons: Counter[str] = Counter()
         self._latencies: deque[float] = deque(maxlen=latency_window)
@@ -71,6 +72,10 @@ class StationCounters:
     def frame_dropped(self, reason: str, count: int = 1) -> None:
         with self._lock:
             self._dropped[reason] += count
+
+    def unrecorded_one(self) -> None:
+        with self._lock:
+            self.unrecorded += 1
 
     def inspected_one(self, decision: Decision, total_ms: float, truly_defective: bool | None = None) -> None:
         """Count one inspection by its verdict and reason codes."""
@@ -101,5 +106,5 @@ class StationCounters:
                 latency_p50_ms=float(np.percentile(lat, 50)) if len(lat) else None,
                 latency_p99_ms=float(np.percentile(lat, 99)) if len(lat) else None,
                 fail_reasons=dict(self._reasons), truth_known=self.truth_known, truth_agree=self.truth_agree,
-                escapes=self.escapes, false_rejects=self.false_rejects,
+                escapes=self.escapes, false_rejects=self.false_rejects, unrecorded=self.unrecorded,
             )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from inspector.bundle.store import BundleError, open_bundle
 from inspector.config import ConfigError, StationConfig, load_recipe
 from inspector.domain.camera import Camera, CameraError
+from inspector.domain.line import LineIO
 from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
 from inspector.inference.bundle_model import BundleModel
@@ -17,8 +21,9 @@ from inspector.inference.supervised import SupervisedModel
 from inspector.station.errors import CameraUnavailable, ConfigInvalid, DatabaseUnreachable, ModelRefused
 from inspector.station.loop import LoopSettings, Station
 from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
-from inspector.storage.database import DatabaseUnavailable, make_engine, make_session_factory, mask_url
+from inspector.storage.database import DatabaseUnavailable, make_session_factory, mask_url
 from inspector.storage.migrate import upgrade
+from inspector.storage.writer import MB, JournalLimits
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +32,23 @@ def database_url(config: StationConfig) -> str:
     return config.database.url or default_sqlite_url(config.station.data_dir)
 
 
+class MigrationFailed(DatabaseUnreachable):
+    """The database answers but cannot be migrated: never started around."""
+
+    prefix = "database migration failed"
+    alarm_prefix = "Database migration failed – station not started"
+
+
 def prepare_database(url: str) -> None:
     """Check the database is reachable and migrate it to the current schema."""
     try:
         check_connection(url)
-        upgrade(url)
     except DatabaseUnavailable as exc:
         raise DatabaseUnreachable(str(exc)) from exc
+    try:
+        upgrade(url)
     except Exception as exc:  # noqa: BLE001 - any migration failure stops the start with its reason
-        raise DatabaseUnreachable(f"{mask_url(url)}: migration failed ({exc})") from exc
+        raise MigrationFailed(f"{mask_url(url)}: {exc}") from exc
 
 
 def make_camera(config: StationConfig, override: str | None = None,
@@ -52,7 +65,8 @@ def make_camera(config: StationConfig, override: str | None = None,
         from inspector.camera.simulated import SimulatedCamera
 
         s = cam.sim
-        camera: Camera = SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size, pool=s.pool)
+        camera: Camera = SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size, pool=s.pool,
+                                         parts=s.parts)
     elif kind == "replay":
         from inspector.camera.replay import ReplayCamera
 
@@ -90,7 +104,8 @@ def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
             runner = AnomalyModel if bundle.manifest.task == "anomaly" else SupervisedModel
             models.append(runner(bundle, runtime, None if device == "auto" else device, threads=threads,
                                  image_threshold=rule.image_threshold, pixel_threshold=rule.pixel_threshold,
-                                 min_area=max(1, recipe.min_defect_area)))
+                                 min_area=max(1, recipe.min_defect_area),
+                                 override_calibration=rule.override_calibration))
         except BundleError as exc:
             raise ModelRefused(str(exc)) from exc
         unknown = sorted(set(rule.reject_classes) - set(bundle.manifest.class_names))
@@ -100,17 +115,41 @@ def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
     return models
 
 
-def register_bundles(url: str, models: list[BundleModel]) -> None:
-    engine = make_engine(url)
-    try:
-        with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
-            for model in models:
-                m = model.bundle.manifest
-                uow.bundles.get_or_create(m.bundle_id, m.name, m.task, m.architecture,
-                                          json.loads(m.model_dump_json()))
-            uow.commit()
-    finally:
-        engine.dispose()
+def register_bundles(engine: Engine, models: list[BundleModel]) -> None:
+    """Rows for the recipe's bundles with their manifests (stations racing on a shared database both win)."""
+    with SqlAlchemyUnitOfWork(make_session_factory(engine)) as uow:
+        for model in models:
+            m = model.bundle.manifest
+            uow.bundles.get_or_create(m.bundle_id, m.name, m.task, m.architecture, json.loads(m.model_dump_json()))
+        uow.commit()
+
+
+def database_preparation(models: list[BundleModel]) -> Callable[[Engine], None]:
+    """What the writer does the first time the database answers: migrate it, register the bundles."""
+
+    def prepare(engine: Engine) -> None:
+        upgrade(engine)
+        register_bundles(engine, models)
+
+    return prepare
+
+
+def writer_for(config: StationConfig, url: str, models: list[BundleModel], prepared: bool) -> InspectionWriter:
+    w = config.writer
+    limits = JournalLimits(max_entries=w.journal_max_entries, max_bytes=int(w.journal_max_mb * MB),
+                           free_warn_bytes=int(w.free_warn_mb * MB), free_hold_bytes=int(w.free_hold_mb * MB))
+    return InspectionWriter(url, config.station.archive, config.station.journal, config.station.name,
+                            batch_size=w.batch_size, flush_interval_s=w.flush_interval_s, retry_max_s=w.retry_max_s,
+                            limits=limits, prepare=None if prepared else database_preparation(models))
+
+
+def make_line_io(name: str, config: StationConfig) -> LineIO:
+    """One line I/O adapter by name, configured from the station config."""
+    if name == "stdout":
+        from inspector.integration.stdout import StdoutLine
+
+        return StdoutLine()
+    raise ConfigInvalid(f"line I/O {name!r}: expected stdout")
 
 
 @dataclass
@@ -133,15 +172,22 @@ def build_station(config: StationConfig, camera_override: str | None = None) -> 
         raise ConfigInvalid(str(exc)) from exc
     models = load_models(recipe, config.pipeline.runtime, config.pipeline.device, config.pipeline.inference_threads)
     url = database_url(config)
-    prepare_database(url)
-    register_bundles(url, models)
+    config.station.data_dir.mkdir(parents=True, exist_ok=True)  # the one folder the station creates itself
+    prepared = True
+    try:
+        prepare_database(url)
+    except DatabaseUnreachable as exc:
+        if config.database.require_at_start or isinstance(exc, MigrationFailed):
+            raise
+        log.warning("%s; starting anyway: inspections are journaled until it answers", exc)
+        prepared = False
     try:
         camera = make_camera(config, camera_override, recipe.camera_features)
     except CameraError as exc:
         raise CameraUnavailable(str(exc)) from exc
-    data_dir = config.station.data_dir
-    writer = InspectionWriter(url, data_dir / "artifacts", data_dir / "journal", config.station.name,
-                              batch_size=config.writer.batch_size, flush_interval_s=config.writer.flush_interval_s)
+    writer = writer_for(config, url, models, prepared)
+    if prepared:
+        register_bundles(writer.engine, models)
     settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure)
     station = Station(config.station.name, camera, models, recipe, writer, settings)
     return StationParts(station=station, writer=writer, url=url, models=models)

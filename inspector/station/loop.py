@@ -1,4 +1,9 @@
-"""The station loop: acquisition -> inference -> decision -> persistence, one thread each, bounded queues."""
+"""The station loop: acquisition -> inference -> decision -> persistence, one thread each, bounded queues.
+
+A verdict reaches counters and listeners only when the sink hands it back as journaled (durable before
+visible). When the sink says the station must hold, every verdict is REJECT; one the sink could not record
+is released REJECT too, and counted.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inspector.domain.camera import Camera
 from inspector.domain.frame import Frame
-from inspector.domain.inspection import Inspection, ModelOutput
+from inspector.domain.inspection import Inspection, ModelOutput, ReasonCode
 from inspector.domain.ports import InspectionModel, InspectionSink
-from inspector.domain.recipe import Recipe, decide
+from inspector.domain.recipe import Recipe, decide, not_inspected, on_hold
 from inspector.station.counters import StationCounters
 
 log = logging.getLogger(__name__)
@@ -64,10 +69,12 @@ class Station:
         self._accept_lock = threading.Lock()
         self._done = threading.Event()
         self._camera_dropped_seen = 0
+        self._handed = threading.Condition()
+        self._submitted = self._released = 0
 
     # -- control ------------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
-        """``listener(inspection)`` is called from the decision thread after each inspection."""
+        """``listener(inspection)`` after each released verdict (journaled: on the sink's thread)."""
         self._listeners.append(listener)
 
     @property
@@ -91,8 +98,15 @@ class Station:
             thread.start()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a ``frames``-limited run has inspected everything it accepted."""
-        return self._done.wait(timeout)
+        """Block until a ``frames``-limited run has decided and released everything it accepted."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._done.wait(timeout):
+            return False
+        return self._all_released(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def _all_released(self, timeout: float | None) -> bool:
+        with self._handed:
+            return self._handed.wait_for(lambda: self._released >= self._submitted, timeout)
 
     def stop_acquisition(self, timeout: float = 10.0) -> None:
         """Take no more frames: the acquisition thread ends and the camera stops acquiring."""
@@ -109,7 +123,7 @@ class Station:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.1, deadline - time.monotonic()))
-        ended = not self.running
+        ended = not self.running and self._all_released(max(0.1, deadline - time.monotonic()))
         if ended:
             self._threads = []
         return ended
@@ -172,16 +186,27 @@ class Station:
         except queue.Full:
             pass
         if policy == "drop_newest":
-            self._unaccept()
-            self.counters.frame_dropped("queue full: newest frame dropped")
+            self._dropped(frame, "queue full: newest frame dropped")
             return
         try:
-            self._frames.get_nowait()
-            self._unaccept()
-            self.counters.frame_dropped("queue full: oldest frame dropped")
+            self._dropped(self._frames.get_nowait(), "queue full: oldest frame dropped")
         except queue.Empty:
             pass
         self._frames.put(frame)
+
+    def _dropped(self, frame: Frame, reason: str) -> None:
+        """A frame back-pressure dropped: counted; when it is a part, it still gets its row and a REJECT."""
+        self.counters.frame_dropped(reason)
+        if frame is _STOP:
+            return
+        if frame.part is None:
+            self._unaccept()  # free-running video: only counted
+            return
+        decided = time.monotonic()
+        latencies = {"total": (decided - frame.monotonic) * 1000}
+        self._submit(Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
+                                recipe_version=self.recipe.version, outputs=(), decision=not_inspected(reason),
+                                latencies_ms=latencies))
 
     def _infer(self) -> None:
         try:
@@ -209,6 +234,9 @@ class Station:
         frame = item.frame
         elapsed = (time.monotonic() - frame.monotonic) * 1000
         decision = decide(self.recipe, item.outputs, (frame.width, frame.height), elapsed)
+        hold = self.sink.hold_reason()
+        if hold is not None:
+            decision = on_hold(decision, hold)
         decided = time.monotonic()
         latencies = {
             "acquire": (item.dequeued - frame.monotonic) * 1000,
@@ -218,15 +246,33 @@ class Station:
         }
         for output in item.outputs:
             latencies[f"model:{output.model}"] = output.latency_ms
-        inspection = Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
+        self._submit(Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
                                 recipe_version=self.recipe.version, outputs=item.outputs, decision=decision,
-                                latencies_ms=latencies)
-        self.sink.submit(inspection)
-        truth = frame.truth.is_defective if frame.truth is not None else None
-        self.counters.inspected_one(decision, latencies["total"], truth)
-        for listener in list(self._listeners):
-            try:
-                listener(inspection)
-            except Exception as exc:  # noqa: BLE001 - a faulty listener must not stop inspection
-                log.warning("inspection listener failed: %s", exc)
+                                latencies_ms=latencies))
 
+    def _submit(self, inspection: Inspection) -> None:
+        with self._handed:
+            self._submitted += 1
+        self.sink.submit(inspection, self._release)
+
+    def _release(self, inspection: Inspection, durable: bool) -> None:
+        """The sink's answer: now the verdict may leave (as REJECT when it could not be recorded)."""
+        try:
+            if not durable:
+                self.counters.unrecorded_one()
+                decision = inspection.decision
+                if ReasonCode.HOLD not in decision.codes:
+                    decision = on_hold(decision, self.sink.hold_reason() or "the journal could not take the record")
+                inspection = replace(inspection, decision=decision, recorded=False)
+                log.error("inspection %s released without a record: %s", inspection.uid, inspection.decision.texts[0])
+            truth = inspection.frame.truth.is_defective if inspection.frame.truth is not None else None
+            self.counters.inspected_one(inspection.decision, inspection.latencies_ms.get("total", 0.0), truth)
+            for listener in list(self._listeners):
+                try:
+                    listener(inspection)
+                except Exception as exc:  # noqa: BLE001 - a faulty listener must not stop inspection
+                    log.warning("inspection listener failed: %s", exc)
+        finally:
+            with self._handed:
+                self._released += 1
+                self._handed.notify_all()

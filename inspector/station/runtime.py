@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,9 +18,10 @@ from pathlib import Path
 from inspector.config import ConfigError, StationConfig, load_station_config
 from inspector.domain.camera import CameraError
 from inspector.domain.inspection import Inspection, ReasonCode
+from inspector.domain.line import LineControl, LineIO, LineIOStatus, LineState, PartVerdict
 from inspector.station.counters import CounterSnapshot, StationCounters
 from inspector.station.errors import CameraUnavailable, ConfigInvalid, ModelRefused, StartupError
-from inspector.station.factory import StationParts, build_station
+from inspector.station.factory import StationParts, build_station, make_line_io
 from inspector.station.loop import Station
 
 log = logging.getLogger(__name__)
@@ -39,15 +41,6 @@ ACTIVE = (State.RUNNING, State.HOLDING)
 
 
 @dataclass(frozen=True)
-class LineIOStatus:
-    """One line I/O adapter (PLC, MES) as the window's light shows it."""
-
-    name: str
-    connected: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class StationStatus:
     """A snapshot of the station for a window or a log line: cheap attribute reads."""
 
@@ -64,6 +57,8 @@ class StationStatus:
     line_io: tuple[LineIOStatus, ...] = ()
     alarms: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
+    hold_reason: str | None = None  # why the station holds (every part REJECT), None when it does not
+    db_offline: bool = False  # the database does not answer yet: inspections are buffered in the journal
 
 
 @dataclass(frozen=True)
@@ -75,6 +70,9 @@ class CloseReport:
     logged: int = 0
     journaled: int = 0
     camera_closed: bool = False
+    unrecorded: int = 0  # verdicts released REJECT without a record
+    artifacts_missing: int = 0  # records kept without their images
+    held: tuple[str, ...] = ()  # every reason the station held for during its run
 
     def __str__(self) -> str:
         return "; ".join(self.steps)
@@ -90,21 +88,28 @@ class StationRuntime:
     Operations are serialized; call them from any thread (the window calls them off its UI thread).
     """
 
-    def __init__(self, config_path: Path | str, camera: str | None = None) -> None:
+    def __init__(self, config_path: Path | str, camera: str | None = None, lines: Sequence[str] = ()) -> None:
+        """``lines`` names the line I/O adapters to run (``stdout``, ...), configured from the station config."""
         self.config_path = Path(config_path)
         self.camera_override = camera
+        self.lines = tuple(lines)
+        self.control = LineControl()
         self.recipe_override: Path | None = None
         self.counters = StationCounters()  # run on across rebuilds until reset (a new shift or lot)
         self.parts: StationParts | None = None
-        self.line_io: list = []  # line I/O adapters (none yet): closed after the writer, before the camera
+        self.line_io: list[LineIO] = []  # started at the first start; closed after the writer, before the camera
         self.startup_error: StartupError | None = None
         self.last_close: CloseReport | None = None
         self._key: tuple | None = None
         self._state = State.STOPPED
         self._ops = threading.RLock()
+        self._state_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._state_listeners: list[Callable[[State], None]] = []
         self._last: Inspection | None = None
+        self.held: list[str] = []  # each distinct hold reason seen since the last start
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = threading.Event()
 
     # ---- observation -------------------------------------------------------------------------------------------
     @property
@@ -152,8 +157,12 @@ class StationRuntime:
         connected = camera.stats.connected if active else None
         if connected is False:
             alarms.append("Camera lost – reconnecting…")
+        hold = writer.hold_reason() if active else None
+        if hold:
+            alarms.insert(0, f"HOLD – every part is rejected: {hold}")
         if writer.db_ok is False:
-            alarms.append(f"Database unreachable – inspections are journaled locally ({writer.journaled} waiting)")
+            alarms.append(f"Database offline – {writer.journaled:,} inspections buffered in the journal")
+        alarms.extend(writer.warnings())
         last = self._last
         if active and last is not None and ReasonCode.MODEL_ERROR in last.decision.codes:
             reason = next(r for r in last.decision.reasons if r.code is ReasonCode.MODEL_ERROR)
@@ -161,7 +170,7 @@ class StationRuntime:
         models = ", ".join(m.bundle.manifest.name for m in parts.models)
         return StationStatus(self._state, counters, camera.name, connected, camera.stats.reconnects, writer.db_ok,
                              writer.journaled, writer.logged, models, refused, line, tuple(alarms),
-                             tuple(camera.stats.warnings))
+                             tuple(camera.stats.warnings), hold, writer.db_ok is False)
 
     # ---- control -----------------------------------------------------------------------------------------------
     def start(self, frames: int | None = None) -> None:
@@ -176,7 +185,9 @@ class StationRuntime:
                 return
             self._set(State.STARTING)
             try:
-                parts = self._parts_for(self.config())
+                config = self.config()
+                self._start_lines(config)
+                parts = self._parts_for(config)
                 try:
                     parts.station.start(frames)
                 except CameraError as exc:
@@ -190,7 +201,9 @@ class StationRuntime:
                 self._failed(failure)
                 raise failure from exc
             self.startup_error = None
+            self.held = []
             self._set(State.RUNNING)
+            self._watch(parts)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop acquisition, inspect and log what is already in the pipeline; the station stays built."""
@@ -207,6 +220,15 @@ class StationRuntime:
         """Block until a ``frames``-limited run has inspected everything it accepted."""
         station = self.station
         return station.wait(timeout) if station is not None else True
+
+    def acknowledge(self) -> bool:
+        """The operator acknowledges the alarms: a journal that refused a write is tried again (True when the
+        station no longer has to hold)."""
+        parts = self.parts
+        if parts is None:
+            return True
+        parts.writer.retry_journal()
+        return parts.writer.hold_reason() is None
 
     def reset_counters(self) -> None:
         """New shift or lot: inspected, pass, fail and yield start again from zero."""
@@ -225,13 +247,73 @@ class StationRuntime:
             return report
 
     # ---- internals ---------------------------------------------------------------------------------------------
+    def _swap(self, expected: State, state: State) -> None:
+        """``expected`` -> ``state``, only if nothing else changed the state meanwhile."""
+        with self._state_lock:
+            if self._state is not expected:
+                return
+            self._state = state
+        self._notify_state(state)
+
     def _set(self, state: State) -> None:
-        self._state = state
+        with self._state_lock:
+            self._state = state
+        self._notify_state(state)
+
+    def _notify_state(self, state: State) -> None:
         for listener in list(self._state_listeners):
             try:
                 listener(state)
             except Exception as exc:  # noqa: BLE001 - an observer must not break the lifecycle
                 log.warning("state listener failed: %s", exc)
+
+    def _watch(self, parts: StationParts) -> None:
+        """Follow the writer: holding while it says the records cannot be kept, running again when they can."""
+        self._monitor_stop.set()
+        if self._monitor is not None:
+            self._monitor.join(2.0)
+        self._monitor_stop = stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.1):
+                reason = parts.writer.hold_reason()
+                if reason is not None and reason.split(" (")[0] not in (r.split(" (")[0] for r in self.held):
+                    self.held.append(reason)
+                    log.error("station on HOLD: %s", reason)
+                if reason is not None:
+                    self._swap(State.RUNNING, State.HOLDING)
+                else:
+                    self._swap(State.HOLDING, State.RUNNING)
+
+        self._monitor = threading.Thread(target=watch, name="station-hold-watch", daemon=True)
+        self._monitor.start()
+
+    def _start_lines(self, config: StationConfig) -> None:
+        if self.line_io or not self.lines:
+            return
+        adapters = [make_line_io(name, config) for name in self.lines]
+        for adapter in adapters:
+            adapter.start(self.control)
+        self.line_io = adapters
+        self.add_listener(self._publish)
+        self.on_state(self._publish_state)
+
+    def _publish(self, inspection: Inspection) -> None:
+        verdict = PartVerdict.of(inspection, time.time(), inspection.recorded)
+        for adapter in self.line_io:
+            try:
+                adapter.publish(verdict)
+            except Exception as exc:  # noqa: BLE001 - one adapter's fault must not keep the verdict from others
+                log.warning("line I/O %s could not publish %s: %s", adapter.name, verdict.uid, exc)
+
+    def _publish_state(self, state: State) -> None:
+        line = {State.RUNNING: LineState.READY, State.HOLDING: LineState.HOLDING}.get(state, LineState.STOPPED)
+        reason = self.parts.writer.hold_reason() if state is State.HOLDING and self.parts else None
+        for adapter in self.line_io:
+            try:
+                adapter.publish_state(line, reason)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("line I/O %s could not publish the state: %s", adapter.name, exc)
 
     def _failed(self, error: StartupError) -> None:
         self.startup_error = error
@@ -264,6 +346,7 @@ class StationRuntime:
         if parts is None:
             self.last_close = CloseReport(("nothing was running",), camera_closed=True)
             return self.last_close
+        self._monitor_stop.set()
         station, writer, camera = parts.station, parts.writer, parts.camera
         steps = []
         station.stop_acquisition(timeout)
@@ -271,7 +354,7 @@ class StationRuntime:
         drained = station.drain(timeout)
         inspected = station.counters.snapshot().inspected
         steps.append(f"pipeline drained ({inspected} inspected)" if drained else "pipeline did not drain in time")
-        writer.close(timeout)
+        writer.close(timeout if writer.db_ok is not False else min(timeout, 3.0))  # offline: the journal keeps it
         steps.append(f"writer closed ({writer.logged} logged, {writer.journaled} journaled)")
         for adapter in self.line_io:
             try:
@@ -279,6 +362,8 @@ class StationRuntime:
                 steps.append(f"line I/O {adapter.name} closed")
             except Exception as exc:  # noqa: BLE001 - the camera must still be closed
                 steps.append(f"line I/O {adapter.name} did not close: {exc}")
+        for model in parts.models:
+            model.bundle.close()
         closed = False
         try:
             camera.close()
@@ -287,5 +372,7 @@ class StationRuntime:
         except Exception as exc:  # noqa: BLE001 - a camera that will not close must not stop the shutdown
             log.warning("camera did not close: %s", exc)
             steps.append(f"camera {camera.name} did not close: {exc}")
-        self.last_close = CloseReport(tuple(steps), inspected, writer.logged, writer.journaled, closed)
+        self.last_close = CloseReport(tuple(steps), inspected, writer.logged, writer.journaled, closed,
+                                      station.counters.snapshot().unrecorded, writer.artifacts_missing,
+                                      tuple(self.held))
         return self.last_close

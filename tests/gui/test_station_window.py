@@ -18,7 +18,7 @@ from inspector.gui.qt_settings_dialog import QtSettingsDialog
 from inspector.gui.qt_widgets import dark_palette
 from inspector.gui.station_controller import CLOSED, ERROR, RUNNING, STOPPED
 from inspector.review.access import set_role
-from inspector.station.errors import DatabaseUnreachable, ModelRefused
+from inspector.station.errors import ModelRefused
 from inspector.station.factory import database_url
 from inspector.station.runtime import LineIOStatus, StationStatus
 from inspector.storage.database import make_engine
@@ -169,13 +169,13 @@ def test_database_outage_alarm_in_plain_language(make_window, station_config: Pa
     controller = window.controller
     runtime = controller.runtime
     camera = SimpleNamespace(name="sim-washer", stats=SimpleNamespace(connected=True, reconnects=0, warnings=[]))
-    writer = SimpleNamespace(db_ok=False, journaled=3, logged=40)
+    writer = SimpleNamespace(db_ok=False, journaled=3, logged=40, hold_reason=lambda: None, warnings=lambda: ())
     model = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(name="tiny-washer")))
     runtime.parts = SimpleNamespace(camera=camera, writer=writer, models=[model])
     runtime._state = RUNNING
     try:
         window.poll()
-        assert window.alarms.alarms == ("Database unreachable – inspections are journaled locally (3 waiting)",)
+        assert window.alarms.alarms == ("Database offline – 3 inspections buffered in the journal",)
         assert window.database_light.level == "error" and window.camera_light.level == "ok"
         writer.db_ok = True
         window.poll()
@@ -184,17 +184,17 @@ def test_database_outage_alarm_in_plain_language(make_window, station_config: Pa
         runtime.parts, runtime._state = None, STOPPED
 
 
-def test_unreachable_database_at_start_is_an_alarm(qtbot, make_window, tmp_path: Path, tiny_bundle: Path) -> None:
+def test_unreachable_database_at_start_runs_offline_with_an_alarm(qtbot, make_window, tmp_path: Path,
+                                                                 tiny_bundle: Path) -> None:
+    """The station starts without its database: it inspects, journals, and says so."""
     config = write_station(tmp_path, tiny_bundle)
     text = config.read_text() + "database:\n  url: postgresql://inspector@127.0.0.1:9/nowhere\n"
     config.write_text(text)
     window = make_window(config)
-    assert window.controller.start()
-    qtbot.waitUntil(lambda: window.alarms.isVisible() and window.start_button.isEnabled(), timeout=30_000)
-    assert window.controller.state == ERROR
-    assert isinstance(window.controller.runtime.startup_error, DatabaseUnreachable)
-    assert window.alarms.alarms[0].startswith("Database unreachable – station not started")
-
+    _start(qtbot, window)
+    qtbot.waitUntil(lambda: window.database_light.level == "error" and window.alarms.isVisible(), timeout=30_000)
+    assert any(a.startswith("Database offline – ") and "buffered in the journal" in a for a in window.alarms.alarms)
+    assert window.controller.runtime.startup_error is None
 
 
 def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, station_config: Path,
@@ -210,6 +210,7 @@ def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, 
 
 def _qa_user_opens_the_review(qtbot, make_window, station_config: Path, test_output: Path) -> None:
     url = database_url(load_station_config(station_config))
+    (station_config.parent / "station").mkdir()
     upgrade(url)
     assert review_opener(station_config, "olga") is None  # not a user
     set_role(url, "olga", "operator")

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from inspector.cli import app
 from inspector.review.export import CSV_COLUMNS
 from inspector.storage.database import make_engine
+from inspector.storage.journal import Journal
 
 from .conftest import write_station
 
@@ -121,9 +122,24 @@ def test_bad_bundle_is_one_line(tmp_path: Path, tiny_bundle: Path) -> None:
                     "model bundle refused", "model.onnx")
 
 
-def test_unreachable_database_is_one_line(station_yaml: Path) -> None:
-    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "1"],
+def test_unreachable_database_at_start_is_journaled_then_drained(station_yaml: Path, postgres_url: str) -> None:
+    """The station starts without its database: the journal carries the inspections until the next start."""
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "3"],
                            env={"INSPECTOR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
+    assert result.exit_code == 1, result.output
+    assert "still journaled 3" in result.output and "Traceback" not in result.output
+    journal = station_yaml.parent / "station" / "journal"
+    assert len(Journal(journal)) == 3
+    again = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "2"],
+                          env={"INSPECTOR_DATABASE_URL": postgres_url})
+    assert again.exit_code == 0, again.output
+    assert _count(postgres_url) == 5 and len(Journal(journal)) == 0  # migrated and drained on the way
+
+
+def test_unreachable_database_when_required_at_start_is_one_line(station_yaml: Path) -> None:
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "1"],
+                           env={"INSPECTOR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere",
+                                "INSPECTOR_DATABASE__REQUIRE_AT_START": "true"})
     _one_line_error(result, "database unreachable", "127.0.0.1:1")
 
 

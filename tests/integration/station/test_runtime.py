@@ -50,7 +50,7 @@ def _no_bundle(cfg: Path, recipe: Path) -> None:
 
 
 def _dead_database(cfg: Path, recipe: Path) -> None:
-    cfg.write_text(cfg.read_text() + "database: {url: 'postgresql://x@127.0.0.1:9/none'}\n")
+    cfg.write_text(cfg.read_text() + "database: {url: 'postgresql://x@127.0.0.1:9/none', require_at_start: true}\n")
 
 
 def _missing_camera(cfg: Path, recipe: Path) -> None:

@@ -41,6 +41,7 @@ def test_anomaly_plus_detector_recipe_logs_each_region_with_its_class(tmp_path: 
     # The tiny detector (2 epochs) is unsure of everything: a low box threshold makes it report boxes.
     recipe["models"] = [{"bundle": str(tiny_bundle)},
                         {"bundle": str(tiny_detector), "image_threshold": 0.02, "pixel_threshold": 0.02,
+                         "override_calibration": True,
                          "reject_classes": classes}]
     recipe_path.write_text(yaml.safe_dump(recipe))
 
@@ -102,7 +103,8 @@ def test_every_models_bundle_score_and_thresholds_are_logged(backend: str, reque
     recipe_path = tmp_path / "recipe.yaml"
     recipe = yaml.safe_load(recipe_path.read_text())
     recipe["models"] = [{"bundle": str(tiny_bundle)},
-                        {"bundle": str(tiny_detector), "image_threshold": 0.02, "pixel_threshold": 0.03}]
+                        {"bundle": str(tiny_detector), "image_threshold": 0.02, "pixel_threshold": 0.03,
+                         "override_calibration": True}]
     recipe_path.write_text(yaml.safe_dump(recipe))
     result = runner.invoke(app, ["run", "--config", str(station_yaml), "--headless", "--camera", "sim",
                                  "--frames", "8"], env={"INSPECTOR_DATABASE_URL": url})

@@ -55,7 +55,8 @@ def test_detector_bundle(tiny_detector: Path, labeled_data: Path) -> None:
     assert manifest["image_threshold"]["method"] == "box_f1"
     metrics = manifest["metrics"]["test"]
     assert {"map", "map_50", "backend"} <= set(metrics)
-    model = SupervisedModel.open(tiny_detector, runtime="onnxruntime", pixel_threshold=0.0)
+    model = SupervisedModel.open(tiny_detector, runtime="onnxruntime", pixel_threshold=0.0,
+                                 override_calibration=True)
     output = model.infer(_frame(labeled_data / "test" / "crack" / "000.png"))
     assert output.error is None and output.regions and output.score is not None
     assert {r.class_name for r in output.regions} <= set(manifest["class_names"])
@@ -83,7 +84,8 @@ def test_segmenter_bundle(labeled_data: Path, tmp_path: Path) -> None:
     manifest = _check_bundle(out, "segmentation", ("scores", "probs"))
     assert manifest["class_names"] == ["background", "crack", "dent", "scratch", "stain"]
     assert {"mean_iou", "mean_dice"} <= set(manifest["metrics"]["test"])
-    output = SupervisedModel.open(out, pixel_threshold=0.0).infer(_frame(labeled_data / "test" / "stain" / "000.png"))
+    model = SupervisedModel.open(out, pixel_threshold=0.0, override_calibration=True)
+    output = model.infer(_frame(labeled_data / "test" / "stain" / "000.png"))
     assert output.anomaly_map.shape == (128, 128)
     assert output.regions and output.regions[0].class_name in manifest["class_names"][1:]
 

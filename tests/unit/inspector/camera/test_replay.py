@@ -125,12 +125,13 @@ def test_unreadable_image_is_skipped_and_counted(folder: Path) -> None:
     assert "img_1.bmp" in camera.stats.last_error
 
 
-def test_folder_of_only_unreadable_images_is_an_error(tmp_path: Path) -> None:
+def test_folder_of_only_unreadable_images_is_an_error_at_start(tmp_path: Path) -> None:
+    """Before, start() succeeded and every grab raised: the station retried forever (a hang)."""
     (tmp_path / "a.png").write_bytes(b"broken")
+    (tmp_path / "b.png").write_bytes(b"broken too")
     camera = ReplayCamera(tmp_path)
-    camera.start()
-    with pytest.raises(CameraError, match=str(tmp_path)):
-        camera.grab(0.1)
+    with pytest.raises(CameraError, match=f"{tmp_path}: none of its 2 images can be read"):
+        camera.start()
 
 
 def test_missing_path_is_an_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from inspector.domain.camera import CameraStats
-from inspector.domain.frame import Frame, GroundTruth
+from inspector.domain.frame import Frame, GroundTruth, Part
 from inspector.domain.inspection import ModelOutput, ReasonCode, Verdict
 from inspector.domain.recipe import ModelRule, Recipe
 from inspector.station.loop import LoopSettings, Station
@@ -18,8 +18,8 @@ from inspector.station.loop import LoopSettings, Station
 class FakeCamera:
     name = "fake"
 
-    def __init__(self, period: float = 0.0) -> None:
-        self.period, self._id, self._stats = period, 0, CameraStats()
+    def __init__(self, period: float = 0.0, parts: bool = False) -> None:
+        self.period, self._id, self._stats, self.parts = period, 0, CameraStats(), parts
 
     @property
     def stats(self) -> CameraStats:
@@ -36,7 +36,9 @@ class FakeCamera:
         time.sleep(self.period)
         self._id += 1
         truth = GroundTruth(defect="scratch" if self._id % 2 else None)
-        return Frame(self._id, self.name, time.time(), time.monotonic(), np.zeros((8, 8, 3), np.uint8), truth)
+        part = Part(f"p{self._id}") if self.parts else None
+        return Frame(self._id, self.name, time.time(), time.monotonic(), np.zeros((8, 8, 3), np.uint8), truth,
+                     part=part)
 
 
 class FakeModel:
@@ -58,12 +60,27 @@ class FakeModel:
 
 
 class FakeSink:
-    def __init__(self) -> None:
-        self.items, self.lock = [], threading.Lock()
+    """Journals at once (``durable``), or keeps the releases until ``release_all`` (``hold_back``)."""
 
-    def submit(self, inspection) -> None:
+    def __init__(self, durable: bool = True, hold: str | None = None, hold_back: bool = False) -> None:
+        self.items, self.lock = [], threading.Lock()
+        self.durable, self.hold, self.hold_back, self.waiting = durable, hold, hold_back, []
+
+    def submit(self, inspection, on_released) -> None:
         with self.lock:
             self.items.append(inspection)
+        if self.hold_back:
+            self.waiting.append((inspection, on_released))
+        else:
+            on_released(inspection, self.durable)
+
+    def release_all(self) -> None:
+        for inspection, on_released in self.waiting:
+            on_released(inspection, True)
+        self.waiting = []
+
+    def hold_reason(self) -> str | None:
+        return self.hold
 
     def flush(self, timeout: float = 10.0) -> bool:
         return True
@@ -74,8 +91,9 @@ class FakeSink:
 RECIPE = Recipe("r", 1, (ModelRule("fake-model"),), deadline_ms=5_000)
 
 
-def run(model: FakeModel, settings: LoopSettings, frames: int, camera: FakeCamera | None = None):
-    sink = FakeSink()
+def run(model: FakeModel, settings: LoopSettings, frames: int, camera: FakeCamera | None = None,
+        sink: FakeSink | None = None):
+    sink = sink or FakeSink()
     station = Station("s", camera or FakeCamera(), [model], RECIPE, sink, settings)
     station.start(frames)
     assert station.wait(30)
@@ -138,3 +156,47 @@ def test_stop_without_limit_logs_everything_inspected() -> None:
 def test_model_count_must_match_recipe() -> None:
     with pytest.raises(ValueError, match="lists 1 models but 2"):
         Station("s", FakeCamera(), [FakeModel(), FakeModel()], RECIPE, FakeSink())
+
+
+def test_no_verdict_is_counted_or_seen_before_the_sink_journals_it() -> None:
+    sink = FakeSink(hold_back=True)
+    station = Station("s", FakeCamera(), [FakeModel()], RECIPE, sink, LoopSettings(backpressure="block"))
+    seen = []
+    station.add_listener(seen.append)
+    station.start(6)
+    assert not station.wait(1.0)  # decided, but not released: the run is not done
+    assert len(sink.items) == 6 and seen == [] and station.counters.snapshot().inspected == 0
+    sink.release_all()
+    assert station.wait(5) and [i.uid for i in seen] == [i.uid for i in sink.items]
+    assert station.counters.snapshot().inspected == 6
+    station.stop()
+
+
+def test_on_hold_every_part_is_rejected_with_the_hold_code() -> None:
+    station, sink = run(FakeModel(), LoopSettings(backpressure="block"), 8, sink=FakeSink(hold="journal unwritable"))
+    assert all(i.verdict is Verdict.FAIL and i.decision.codes[0] is ReasonCode.HOLD for i in sink.items)
+    assert station.counters.snapshot().passed == 0
+
+
+def test_a_verdict_the_sink_could_not_record_leaves_as_a_counted_reject() -> None:
+    seen = []
+    sink = FakeSink(durable=False)
+    station = Station("s", FakeCamera(), [FakeModel()], RECIPE, sink, LoopSettings(backpressure="block"))
+    station.add_listener(seen.append)
+    station.start(6)
+    assert station.wait(10)
+    station.stop()
+    snap = station.counters.snapshot()
+    assert snap.unrecorded == 6 and snap.passed == 0 and snap.fail_reasons["hold"] == 6
+    assert all(i.decision.codes[0] is ReasonCode.HOLD for i in seen) and len(seen) == 6
+
+
+def test_in_part_mode_a_dropped_frame_is_a_part_with_a_not_inspected_row() -> None:
+    camera = FakeCamera(parts=True)
+    station, sink = run(FakeModel(delay=0.01), LoopSettings(queue_size=1, backpressure="drop_oldest"), 20, camera)
+    snap = station.counters.snapshot()
+    skipped = [i for i in sink.items if i.decision.codes == (ReasonCode.NOT_INSPECTED,)]
+    assert skipped and all(i.verdict is Verdict.FAIL and i.outputs == () for i in skipped)
+    assert len(sink.items) == snap.inspected == 20  # every part has a row
+    assert sorted(i.frame.part.id for i in sink.items) == sorted(f"p{n}" for n in range(1, 21))
+    assert snap.dropped_total == len(skipped) and snap.fail_reasons["not_inspected"] == len(skipped)
