@@ -63,44 +63,60 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PrivateCluster:
+    """A throw-away PostgreSQL cluster from the installed binaries, on a free port; ``stop()`` and ``start()``
+    again make a real outage (fault tests). As root the cluster runs as the postgres user."""
+
+    def __init__(self) -> None:
+        self.initdb, self.pg_ctl = _binary("initdb"), _binary("pg_ctl")
+        if not (self.initdb and self.pg_ctl):
+            raise RuntimeError("no PostgreSQL binaries (initdb, pg_ctl) to start a private server")
+        self.run_as: list[str] = []
+        self.folder = Path(tempfile.mkdtemp(prefix="inspector-pg-"))
+        if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError as exc:
+                raise RuntimeError("running as root with no postgres user for a private server") from exc
+            os.chown(self.folder, account.pw_uid, account.pw_gid)
+            self.folder.chmod(0o700)
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self.data, self.port = self.folder / "data", _free_port()
+        self._run(self.initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        import psycopg
+
+        with psycopg.connect(host=HOST, port=self.port, user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{DB}"')
+        atexit.register(self.remove)
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.run_as, *args], check=True, capture_output=True, timeout=120)
+
+    @property
+    def server(self) -> PostgresServer:
+        return PostgresServer(HOST, self.port, "postgres", private=True)
+
+    def start(self) -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-w", "-l", str(self.folder / "log"), "-o",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses={HOST} -c fsync=off", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run([*self.run_as, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def _start_private(reason: str) -> PostgresServer | str:
     """initdb + pg_ctl start on a free port in a temporary folder; stopped and removed at exit."""
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if not (initdb and pg_ctl):
-        return f"{reason}; no PostgreSQL binaries (initdb, pg_ctl) to start a private server"
-    run_as: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="inspector-pg-"))
-    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            return f"{reason}; running as root with no postgres user for a private server"
-        os.chown(folder, account.pw_uid, account.pw_gid)
-        folder.chmod(0o700)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", _free_port()
     try:
-        subprocess.run([*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
-                        f"-p {port} -k {folder} -c listen_addresses={HOST} -c fsync=off", "start"],
-                       check=True, capture_output=True, timeout=120)
-    except (OSError, subprocess.SubprocessError) as exc:
-        shutil.rmtree(folder, ignore_errors=True)
+        return PrivateCluster().server
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         return f"{reason}; starting a private server failed: {exc} {detail.decode(errors='replace')[-300:]}"
-
-    def stop() -> None:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True,
-                       timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
-
-    atexit.register(stop)
-    import psycopg
-
-    with psycopg.connect(host=HOST, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{DB}"')
-    return PostgresServer(HOST, port, "postgres", private=True)
 
 
 @functools.cache
