@@ -42,15 +42,10 @@ MIGRATION_LOCK = 0x1A5_7A71  # the advisory lock id every station takes to migra
 
 
 @contextlib.contextmanager
-def _migration_lock(connection: Connection) -> Iterator[None]:
-    """One migration at a time: PostgreSQL's transaction-level advisory lock (released at commit), or on SQLite
-    an exclusive lock on ``<database>.migrate.lock`` beside the file. Others wait, then find the schema current."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        yield
-        return
-    database = connection.engine.url.database
-    if connection.dialect.name != "sqlite" or not database or database == ":memory:":
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """On SQLite, an exclusive lock on ``<database>.migrate.lock`` beside the file, taken before connecting."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
     with open(f"{database}.migrate.lock", "a+b") as handle:
@@ -63,17 +58,21 @@ def _migration_lock(connection: Connection) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _migrating(database: str | URL | Engine) -> Iterator[Connection]:
-    """A connection in one transaction under the migration lock. On SQLite, foreign keys are off meanwhile: a
-    batch migration rebuilds a table (copy, drop, rename), and dropping it must not cascade into its children."""
+    """A connection in one transaction, one migration at a time: PostgreSQL's transaction-level advisory lock
+    (released at commit), or on SQLite a lock file taken before connecting. Others wait, then find the schema
+    current. On SQLite, foreign keys are off meanwhile: a batch migration rebuilds a table (copy, drop, rename),
+    and dropping it must not cascade into its children."""
     engine, owned = _engine(database)
     try:
-        with engine.connect() as connection:
+        with _file_lock(engine), engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
             if sqlite:
                 # On the driver's connection, outside any transaction (inside one it is a no-op).
                 connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
             try:
-                with connection.begin(), _migration_lock(connection):
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                     yield connection
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
