@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -69,14 +69,31 @@ class LineIOStatus:
     heartbeat_age_s: float | None = None
 
 
+@dataclass(frozen=True)
+class LineStatistics:
+    """What the PLC may read: verdict counts and cycle times (trigger to verdict) since the last reset."""
+
+    ok: int = 0
+    ng: int = 0
+    late: int = 0
+    errors: int = 0
+    cycle_min_ms: float | None = None
+    cycle_avg_ms: float | None = None
+    cycle_max_ms: float | None = None
+
+
 @dataclass
 class LineControl:
-    """What an adapter may ask of the station (set by the runtime; a no-op until then)."""
+    """What an adapter may ask of the station; the runtime sets the callables (no-ops until then)."""
 
-    trigger: Callable[[Part], None] = lambda part: None  # a part arrived at the camera
-    select_recipe: Callable[[int], str] = lambda recipe_id: "no recipes"  # "" when accepted, else why not
-    alarm: Callable[[str], None] = lambda text: None  # the line says something is wrong (heartbeat lost, resync)
-    extra: dict = field(default_factory=dict)
+    trigger: Callable[[Part], bool] = lambda part: False  # a part reached the camera; False: not taken (not ready)
+    select_recipe: Callable[[int], str] = lambda recipe_id: "no recipes"  # "" when switched, else why not
+    heartbeat: Callable[[], None] = lambda: None  # the PLC is alive
+    statistics: Callable[[], LineStatistics] = LineStatistics
+    reset_statistics: Callable[[], None] = lambda: None
+    deadline_ms: Callable[[], float] = lambda: 0.0  # the active recipe's deadline
+    recipe_id: Callable[[], int] = lambda: 0  # the active recipe's id
+    alarm: Callable[[str], None] = lambda text: None  # something on the line is wrong
 
 
 class LineIO(Protocol):
