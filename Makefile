@@ -29,7 +29,8 @@ $(DEMO_MODEL)/manifest.json: | $(DEMO_DATA)/dataset.json
 
 demo: $(DEMO_MODEL)/manifest.json
 	$(BIN)/inspector-train verify $(DEMO_MODEL)
-	$(BIN)/inspector station --config configs/station.yaml
+	$(BIN)/inspector demo-prepare --config configs/station.yaml
+	$(BIN)/inspector station --config configs/station.yaml --line opcua --line-sim
 
 lint: $(STAMP)
 	$(BIN)/ruff check inspector training tests benchmarks

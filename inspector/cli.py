@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from inspector.cli_access import register_access_commands
+from inspector.cli_common import DEFAULT_CONFIG, ConfigOption, DatabaseOption, _run, _url, console, err
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -23,37 +25,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 cameras_app = typer.Typer(no_args_is_help=True, help="GenICam cameras.")
 db_app = typer.Typer(no_args_is_help=True, help="The inspection database.")
 inspections_app = typer.Typer(no_args_is_help=True, help="Logged inspections.")
-users_app = typer.Typer(no_args_is_help=True, help="Station users and their roles (qa and admin may review).")
 app.add_typer(cameras_app, name="cameras")
 app.add_typer(db_app, name="db")
 app.add_typer(inspections_app, name="inspections")
-app.add_typer(users_app, name="users")
-console = Console()
-err = Console(stderr=True)
-DEFAULT_CONFIG = Path("configs/station.yaml")
-ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Station configuration file.")]
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from inspector.bundle.store import BundleError
-    from inspector.config import ConfigError
-    from inspector.domain.camera import CameraError
-    from inspector.review.access import UnknownRole
-    from inspector.station.errors import StartupError
-    from inspector.storage.database import DatabaseUnavailable
-
-    return (ConfigError, StartupError, BundleError, CameraError, DatabaseUnavailable, FileNotFoundError, UnknownRole)
-
-
-def _run(action: Callable[[], int | None]) -> None:
-    try:
-        code = action() or 0
-    except _user_errors() as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(code)
-
-
+register_access_commands(app, db_app)
 @app.callback()
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -75,9 +50,9 @@ def run(
                                                 "operator window, as `inspector station` does.")] = True,
     frames: Annotated[int | None, typer.Option(help="Stop after this many inspections.")] = None,
     camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
-    line: Annotated[list[str] | None, typer.Option(
-        "--line", help="Turn a line I/O adapter on (repeatable). stdout: one JSON line per verdict as it leaves "
-                       "the station (the counters then go to standard error).")] = None,
+    line: LineOption = None,
+    line_sim: Annotated[bool, typer.Option(help="Also run the simulated PLC against the first opcua or modbus "
+                                                "adapter (a demo line).")] = False,
 ) -> None:
     """Run the station: acquisition -> inference -> decision -> database, with live counters.
 
@@ -87,19 +62,24 @@ def run(
     (verdicts without a record, images not written, HOLD): the summary says what and how many.
     """
     if not headless:
-        station(config=config, camera=camera)
+        station(config=config, camera=camera, line=line, line_sim=line_sim)
         return
     lines = tuple(line or ())
     out = err if "stdout" in lines else console
 
     def action() -> int:
+        from inspector.access.station import station_access
         from inspector.station.runtime import StationRuntime
 
-        runtime = StationRuntime(config, camera, lines)
+        runtime = StationRuntime(config, camera, lines, station_access(config)[0])  # start and stop are audited
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             runtime.start(frames)
+            if line_sim:
+                from inspector.station.line import start_demo_plc
+
+                start_demo_plc(runtime, frames)
             with Live(_counters_table(runtime.counters.snapshot(), runtime.parts.writer), console=out,
                       refresh_per_second=2, transient=not out.is_terminal) as live:
                 while not stop.is_set() and not runtime.wait(0.5):
@@ -159,31 +139,75 @@ def _summary(snapshot, parts, report, console: Console) -> int:
     return 0
 
 
+@app.command("line-sim")
+def line_sim_command(
+    protocol: Annotated[str, typer.Option(help="opcua or modbus.")] = "opcua",
+    parts: Annotated[int, typer.Option(min=1, help="Parts to trigger.")] = 100,
+    rate: Annotated[float, typer.Option(min=0.01, help="Parts per second.")] = 10.0,
+    lot: Annotated[str | None, typer.Option(help="Lot of the parts (part ids and serials carry it).")] = None,
+    endpoint: Annotated[str | None, typer.Option(
+        help="opc.tcp://host:port/path for OPC UA, host:port for Modbus; the defaults match the station's.")] = None,
+    grace_s: Annotated[float, typer.Option(help="How long to wait for the last verdicts.")] = 10.0,
+) -> None:
+    """A simulated PLC: triggers parts with serials, waits for each verdict, and ends with one summary line:
+    parts=N verdicts=V pass=P reject=R missing=M late=L p50_ms=.. p99_ms=.."""
+
+    def action() -> int:
+        from inspector.integration.line_sim import simulate
+
+        if protocol not in ("opcua", "modbus"):
+            raise typer.BadParameter(f"--protocol {protocol!r}: expected opcua or modbus")
+        try:
+            result = simulate(protocol, parts, rate, lot, endpoint, grace_s)
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            err.print(f"[bold red]error:[/] {protocol} station at {endpoint or 'the default endpoint'} not reachable"
+                      f" ({exc.__class__.__name__}: {exc})", highlight=False, soft_wrap=True)
+            return 2
+        print(result.summary(), flush=True)
+        if result.lost_connection:
+            err.print(f"[yellow]warning:[/] the station went away mid-run ({result.lost_connection})",
+                      highlight=False, soft_wrap=True)
+        if result.duplicates:
+            err.print(f"[bold red]error:[/] {result.duplicates} parts got more than one verdict", highlight=False)
+        return 0 if len(result.verdicts) == result.parts and not result.duplicates else 1
+
+    _run(action)
+
+
 def _has_display() -> bool:
     platform = os.environ.get("QT_QPA_PLATFORM", "")
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or platform in ("offscreen", "vnc")
+
+
+LineOption = Annotated[list[str] | None, typer.Option(
+    "--line", help="Turn a line I/O adapter on (repeatable): opcua, modbus, mqtt, stdout (one JSON line per verdict "
+                   "on standard output). Settings come from the config's line section.")]
 
 
 @app.command()
 def station(
     config: ConfigOption = DEFAULT_CONFIG,
     camera: Annotated[str | None, typer.Option(help="sim, genicam or replay:PATH (overrides the config).")] = None,
+    line: LineOption = None,
+    line_sim: Annotated[bool, typer.Option(help="Also run the simulated PLC against this station's first line "
+                                                "adapter (opcua or modbus): the demo line.")] = False,
     fullscreen: Annotated[bool, typer.Option(help="Start full screen.")] = False,
     headless_frames: Annotated[int, typer.Option(help="Frames to inspect when there is no display.")] = 300,
-    user: Annotated[str, typer.Option(help="Who is at the station; users with the qa or admin role get the QA "
-                                           "review button (see `inspector users`).")] = os.environ.get("USER", ""),
+    user: Annotated[str | None, typer.Option(hidden=True, help="Ignored: people log in at the window.")] = None,
 ) -> None:
-    """The operator station window; with no display it says so and runs headless for a fixed number of frames."""
+    """The operator station window; with no display it says so and runs headless for a fixed number of frames.
+    People log in at the window; what they may do follows their role (see `inspector users`)."""
     if not _has_display():
         err.print(f"no display found (DISPLAY is not set): running the station headless for {headless_frames} "
                   "frames instead of opening the window", highlight=False)
-        run(config=config, headless=True, frames=headless_frames, camera=camera)
+        run(config=config, headless=True, frames=headless_frames, camera=camera, line=line, line_sim=line_sim)
         return
 
     def action() -> int:
         from inspector.gui.app import run_station
 
-        return run_station(config, camera=camera, fullscreen=fullscreen, user=user)
+        return run_station(config, camera=camera, fullscreen=fullscreen, lines=tuple(line or ()),
+                           line_sim=line_sim)
 
     _run(action)
 
@@ -192,10 +216,11 @@ def station(
 def review(
     config: ConfigOption = DEFAULT_CONFIG,
     database: Annotated[str | None, typer.Option("--database", help="Database URL (overrides the config).")] = None,
-    user: Annotated[str, typer.Option(help="Reviewer name recorded with each review.")] = os.environ.get(
-        "USER", "qa"),
+    user: Annotated[str, typer.Option(help="The user name the login dialog starts with.")] = os.environ.get(
+        "USER", ""),
 ) -> None:
-    """The QA review window over the inspection database (SQLite or PostgreSQL)."""
+    """The QA review window over the inspection database (SQLite or PostgreSQL), after a login by a user whose
+    role may review."""
 
     def action() -> int:
         from inspector.gui.review.app import run_review
@@ -223,16 +248,6 @@ def cameras_list(producer: Annotated[str | None, typer.Option(help="GenTL produc
     _run(action)
 
 
-def _url(config: Path, database: str | None) -> str:
-    from inspector.config import load_station_config
-    from inspector.station.factory import database_url
-
-    return database or database_url(load_station_config(config))
-
-
-DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database URL (overrides the config).")]
-
-
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None) -> None:
     """Create or migrate the database schema to the current version."""
@@ -245,38 +260,6 @@ def db_upgrade(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption =
         url = _url(config, database)
         prepare_database(url)
         console.print(f"{mask_url(url)} is at revision {current(url)}")
-        return 0
-
-    _run(action)
-
-
-@users_app.command("set")
-def users_set(name: Annotated[str, typer.Argument(help="User name.")],
-              role: Annotated[str, typer.Option(help="operator, qa, ml or admin.")] = "operator",
-              config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None) -> None:
-    """Add a user or change a user's role (audited)."""
-
-    def action() -> int:
-        from inspector.review.access import set_role
-
-        user = set_role(_url(config, database), name, role)
-        console.print(f"{user.name}: {user.role}", highlight=False)
-        return 0
-
-    _run(action)
-
-
-@users_app.command("list")
-def users_list(config: ConfigOption = DEFAULT_CONFIG, database: DatabaseOption = None) -> None:
-    """Users and their roles."""
-
-    def action() -> int:
-        from inspector.review.access import list_users
-
-        table = Table("user", "role")
-        for user in list_users(_url(config, database)):
-            table.add_row(user.name, user.role)
-        console.print(table)
         return 0
 
     _run(action)
@@ -339,7 +322,10 @@ def inspections_show(
                 f"pixel threshold {m.pixel_threshold}" + (f" ERROR {m.error}" if m.error else "")
                 + ("" if m.latency_ms is None else f" ({m.latency_ms:.1f} ms)"))
         out(f"latencies ms: {d.latencies_ms}")
-        out(f"image {d.image}" + (f"; heatmap {d.heatmap}" if d.heatmap else ""))
+        if d.part_id is not None:
+            out(f"part {d.part_id} serial {d.serial or '-'} lot {d.lot or '-'}")
+        out(f"image {d.image or 'missing: ' + (d.artifacts_error or '?')}" + (f"; heatmap {d.heatmap}" if d.heatmap
+                                                                              else ""))
         for g in d.regions:
             out(f"region {g.class_name} at {g.x},{g.y} {g.width}x{g.height} area {g.area} score {g.score:.3f}")
         for r in d.reviews:

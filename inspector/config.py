@@ -43,7 +43,9 @@ class StationSection(_Section):
 
 
 class DatabaseSection(_Section):
-    url: str | None = None  # None: SQLite under station.data_dir
+    url: str | None = None  # None: SQLite under station.data_dir (or url_file)
+    url_file: Path | None = None  # a file holding the URL with its password; must be mode 0600
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     require_at_start: bool = False  # False: start without it, journal, and drain once it answers
 
 
@@ -54,6 +56,7 @@ class SimCameraSection(_Section):
     seed: int = 0
     size: int = Field(256, ge=32, le=4096)
     parts: bool = False  # part mode: each frame is a part; none go by unseen, a dropped one is logged FAIL
+    triggered: bool | None = None  # a part per trigger from the line; None: when a line adapter gives triggers
     pool: int = Field(0, ge=0, le=10_000)  # parts rendered up front and cycled; 0 renders every part live
 
 
@@ -105,6 +108,46 @@ class WriterSection(_Section):
     free_hold_mb: float = Field(256, ge=0, allow_inf_nan=False)
 
 
+class OpcUaSection(_Section):
+    endpoint: str = Field("opc.tcp://127.0.0.1:4840/inspector/", pattern=r"^opc\.tcp://")
+
+
+class ModbusSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5020, ge=1, le=65535)
+
+
+class MqttSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: str = Field("inspector", min_length=1)
+    keepalive_s: int = Field(15, ge=2, le=3600)
+    outbox_dir: Path | None = None  # None: <data_dir>/mqtt-outbox
+
+
+LINE_ADAPTERS = ("opcua", "modbus", "mqtt", "stdout")
+TRIGGERING = ("opcua", "modbus")  # adapters a PLC triggers parts through
+
+
+class LineSection(_Section):
+    adapters: list[Literal["opcua", "modbus", "mqtt", "stdout"]] = Field(default_factory=list)
+    frame_timeout_ms: float = Field(3000, gt=0, allow_inf_nan=False)
+    frame_latency_ms: float = Field(500, gt=0, allow_inf_nan=False)
+    heartbeat_timeout_s: float = Field(5.0, gt=0, allow_inf_nan=False)
+    opcua: OpcUaSection = OpcUaSection()
+    modbus: ModbusSection = ModbusSection()
+    mqtt: MqttSection = MqttSection()
+
+
+class SecuritySection(_Section):
+    trusted_keys: list[Path] = Field(default_factory=list)  # []: the local signing key's public key
+    allow_unsigned_bundles: bool = False  # True only where nothing decides (development): unsigned models load
+    require_signed_recipes: bool = True  # a recipe file whose content no engineer signed is refused at start
+    idle_logout_s: float = Field(900, gt=0, allow_inf_nan=False)  # the windows log out after this long idle
+    max_failed_logins: int = Field(5, ge=1, le=100)
+    lockout_minutes: float = Field(15, gt=0, allow_inf_nan=False)
+
+
 class StationConfig(_Section):
     station: StationSection = StationSection()
     database: DatabaseSection = DatabaseSection()
@@ -112,6 +155,8 @@ class StationConfig(_Section):
     recipe: Path = Path("configs/recipes/washer.yaml")
     pipeline: PipelineSection = PipelineSection()
     writer: WriterSection = WriterSection()
+    line: LineSection = LineSection()
+    security: SecuritySection = SecuritySection()
 
 
 class RoiSection(_Section):
@@ -139,6 +184,7 @@ class ModelSection(_Section):
 
 class RecipeConfig(_Section):
     name: str = Field(min_length=1)
+    id: int | None = Field(None, ge=0, le=65535)  # what the PLC selects this recipe by
     version: int = Field(1, ge=1)
     models: list[ModelSection] = Field(min_length=1)
     combine: Literal["any", "all"] = "any"
@@ -163,7 +209,7 @@ class RecipeConfig(_Section):
         )
         roi = Roi(self.roi.x0, self.roi.y0, self.roi.x1, self.roi.y1) if self.roi else None
         return Recipe(self.name, self.version, rules, self.combine, roi, self.min_defect_area, self.deadline_ms,
-                      dict(self.camera_features))
+                      dict(self.camera_features), self.id)
 
 
 def _read_yaml(path: Path) -> dict:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Bundles trained by the tests are signed with a key of this session (subprocesses inherit it), and stations
+# trust its public key by default: never the developer's own key in ~/.config.
+os.environ["INSPECTOR_SIGNING_KEY"] = str(Path(tempfile.mkdtemp(prefix="inspector-test-keys-")) / "signing.pem")
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_OUTPUT = ROOT / "test-output"

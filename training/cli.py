@@ -144,14 +144,20 @@ def evaluate(
 
 
 @app.command()
-def verify(bundle: Annotated[Path, typer.Argument(help="Bundle folder or zip.")]) -> None:
-    """Re-check every file's sha256 and that each runtime reproduces the recorded scores."""
+def verify(bundle: Annotated[Path, typer.Argument(help="Bundle folder or zip.")],
+           trusted_key: Annotated[list[Path] | None, typer.Option(
+               help="Public key(s) to trust (default: this machine's signing key, $INSPECTOR_SIGNING_KEY .pub).")]
+           = None) -> None:
+    """Check the signature, every file's sha256, and that each runtime reproduces the recorded scores."""
 
     def action() -> int:
+        from inspector.bundle.signing import default_key_path, load_public_keys, public_path, verify_bundle
         from inspector.bundle.store import open_bundle
         from inspector.inference.equivalence import check_equivalence
 
         opened = open_bundle(bundle)
+        key = verify_bundle(opened.root, load_public_keys(trusted_key or [public_path(default_key_path())]))
+        console.print(f"signature ok: key {key}")
         console.print(f"hashes ok: {len(opened.manifest.files)} files ({opened.manifest.bundle_id})")
         checks = check_equivalence(opened)
         table = Table("runtime", "device", "max rel. score diff", "rel. map diff", "result")
@@ -164,6 +170,28 @@ def verify(bundle: Annotated[Path, typer.Argument(help="Bundle folder or zip.")]
             raise UserError(f"{opened.root}: runtime {failed[0].runtime} ({failed[0].device}) does not reproduce "
                             f"the recorded scores within {failed[0].tolerance_rel:.0e}")
         console.print("[green]bundle verified[/]")
+        return 0
+
+    _run(action)
+
+
+@app.command()
+def sign(bundle: Annotated[Path, typer.Argument(help="Bundle folder.")],
+         signing_key: Annotated[Path | None, typer.Option(
+             help="Ed25519 private key (default: $INSPECTOR_SIGNING_KEY, else ~/.config/inspector/signing_key.pem; "
+                  "made once when missing).")] = None) -> None:
+    """Sign a bundle folder (one made before bundles were signed): its hashes are checked first."""
+
+    def action() -> int:
+        from inspector.bundle.signing import key_id, load_or_create_key, sign_bundle
+        from inspector.bundle.store import open_bundle
+
+        opened = open_bundle(bundle)
+        if opened.lease is not None:
+            raise UserError(f"{bundle}: sign the bundle folder, then zip it")
+        key = load_or_create_key(signing_key)
+        sign_bundle(opened.root, key)
+        console.print(f"{bundle}: signed with key {key_id(key.public_key())}")
         return 0
 
     _run(action)

@@ -13,7 +13,7 @@ import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
@@ -21,7 +21,8 @@ from inspector.bundle.manifest import MANIFEST_NAME, SCHEMA_VERSION, Manifest
 from inspector.bundle.preprocess import Preprocessing
 
 MANIFEST_HASH_NAME = "manifest.sha256"
-_UNHASHED = (MANIFEST_NAME, MANIFEST_HASH_NAME)
+SIGNATURE_FILE = "manifest.sig"  # see inspector.bundle.signing
+_UNHASHED = (MANIFEST_NAME, MANIFEST_HASH_NAME, SIGNATURE_FILE)
 
 
 class BundleError(Exception):
@@ -36,13 +37,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative`` when that stays inside ``root`` (no absolute path, no ``..``, no symlink out of it).
+
+    The error names the manifest's entry only: nothing about a file outside the bundle is read or shown.
+    """
+    pure = PurePosixPath(relative)
+    if not relative or pure.is_absolute() or "\\" in relative or any(part in ("..", "") for part in pure.parts):
+        raise BundleError(f"{root}: manifest path {relative!r} leaves the bundle (absolute or ..); refused")
+    path = root / pure
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise BundleError(f"{root}: manifest path {relative!r} leaves the bundle through a symlink; refused")
+    return path
+
+
 def hash_files(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` except the manifest and its hash, by POSIX relative path."""
-    return {
-        path.relative_to(folder).as_posix(): sha256_file(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.relative_to(folder).as_posix() not in _UNHASHED
-    }
+    """sha256 of every file under ``folder`` except the manifest, its hash and its signature, by relative path.
+
+    A symlink that leaves the folder is refused, never followed.
+    """
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            inside(folder, relative)
+        if path.is_file() and relative not in _UNHASHED:
+            found[relative] = sha256_file(path)
+    return found
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
@@ -66,7 +87,8 @@ class Bundle:
         return Preprocessing(spec.height, spec.width, spec.mean, spec.std, spec.resize)
 
     def path(self, relative: str) -> Path:
-        return self.root / relative
+        """A file of the bundle; a path that would leave it is a ``BundleError``."""
+        return inside(self.root, relative)
 
     def close(self) -> None:
         """Give back a zip's extraction (removed when no other user holds it). A folder needs nothing."""
@@ -200,7 +222,9 @@ def _check_manifest_hash(root: Path, manifest_path: Path) -> None:
 
 
 def check_hashes(root: Path, manifest: Manifest) -> None:
-    """Raise BundleError naming the first missing, changed or unlisted file."""
+    """Raise BundleError naming the first missing, changed or unlisted file (or a path leaving the bundle)."""
+    for relative in [*manifest.files, *(spec.file for spec in manifest.runtimes)]:
+        inside(root, relative)
     for relative, expected in sorted(manifest.files.items()):
         path = root / relative
         if not path.is_file():

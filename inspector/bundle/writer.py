@@ -31,6 +31,7 @@ from inspector.bundle.manifest import (
     ThresholdSpec,
 )
 from inspector.bundle.preprocess import Preprocessing
+from inspector.bundle.signing import load_or_create_key, sign_bundle
 from inspector.bundle.store import Bundle, hash_files, open_bundle, write_manifest
 
 TOLERANCE_REL = 1e-3
@@ -107,8 +108,10 @@ def build_manifest(info: BundleInfo, folder: Path, runtimes: tuple[RuntimeSpec, 
 
 def stage_bundle(out: Path, info: BundleInfo, samples: np.ndarray, reference: Reference,
                  reference_maps: np.ndarray | None, *, export: Export, check: Check, task: str = "anomaly",
-                 extra: Callable[[Path], None] | None = None, overwrite: bool = False) -> Path:
-    """Export runtimes, record and check equivalence on ``samples``, hash every file, then move into ``out``.
+                 extra: Callable[[Path], None] | None = None, overwrite: bool = False,
+                 signing_key: Path | None = None) -> Path:
+    """Export runtimes, record and check equivalence on ``samples``, hash every file, sign the manifest (the key at
+    ``signing_key``, else the default one, made once), then move into ``out``.
 
     ``extra(folder)`` may add files (the evaluation report) before hashing. Nothing appears at ``out``
     unless every runtime reproduces the reference scores within the tolerance.
@@ -143,6 +146,7 @@ def stage_bundle(out: Path, info: BundleInfo, samples: np.ndarray, reference: Re
         write_equivalence(staging, record.model_copy(update={"runtimes": runtimes_seen}))
         diffs = {c.key: c.max_rel_diff for c in checks}
         write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs, task))
+        sign_bundle(staging, load_or_create_key(signing_key))
         open_bundle(staging)
         if out.exists():
             shutil.rmtree(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
@@ -16,11 +17,15 @@ class SimulatedCamera:
     """Emits one rendered part every ``1/fps`` seconds; ``unplug()``/``replug()`` simulate a lost device."""
 
     def __init__(self, product: str = "washer", fps: float = 20.0, defect_fraction: float = 0.2, seed: int = 0,
-                 size: int = 256, name: str | None = None, pool: int = 0, parts: bool = False) -> None:
+                 size: int = 256, name: str | None = None, pool: int = 0, parts: bool = False,
+                 triggered: bool = False) -> None:
         """``pool > 0`` renders that many parts up front and cycles them (rendering costs no CPU while running).
 
         ``parts``: part mode. Each frame is a part with an id; none goes by unseen: a slow consumer gets the parts
         late (the station decides what a late or dropped part means), never fewer of them.
+
+        ``triggered``: a part is rendered when ``trigger()`` is called (the PLC's trigger), as a triggered camera
+        exposes one frame per trigger; no trigger, no frame.
         """
         if product not in PRODUCTS:
             raise CameraError(f"simulated camera: unknown product {product!r}; choose one of {', '.join(PRODUCTS)}")
@@ -31,6 +36,9 @@ class SimulatedCamera:
         self.name = name or f"sim-{product}"
         self.product, self.fps, self.defect_fraction, self.size = product, fps, defect_fraction, size
         self.parts = parts
+        self.triggered = triggered
+        self._triggers = threading.Semaphore(0)
+        self._trigger_times: deque[float] = deque()
         self._defects = defect_types(product)
         self._rng = np.random.default_rng(seed)
         self._stats = CameraStats()
@@ -71,6 +79,11 @@ class SimulatedCamera:
         self._stats.last_error = None
         self._next_due = time.monotonic()
 
+    def trigger(self) -> None:
+        """Expose one frame (triggered mode), stamped with the trigger's time as a camera stamps its exposure."""
+        self._trigger_times.append(time.monotonic())
+        self._triggers.release()
+
     def grab(self, timeout: float | None = 1.0) -> Frame | None:
         if not self._running:
             raise CameraError(f"{self.name}: grab called before start")
@@ -79,6 +92,11 @@ class SimulatedCamera:
             time.sleep(min(timeout, 0.05))
             self._stats.timeouts += 1
             return None
+        if self.triggered:
+            if not self._triggers.acquire(timeout=timeout):
+                self._stats.timeouts += 1
+                return None
+            return self._render(self._trigger_times.popleft())
         wait = self._next_due - time.monotonic()
         if wait > timeout:
             time.sleep(timeout)
@@ -99,11 +117,13 @@ class SimulatedCamera:
         sample = render(self.product, self._rng, defect, self.size)
         return sample.image, defect, sample.mask
 
-    def _render(self) -> Frame:
+    def _render(self, exposed: float | None = None) -> Frame:
         image, defect, mask = self._pool[self._frame_id % len(self._pool)] if self._pool else self._sample()
         self._frame_id += 1
         self._stats.grabbed += 1
         truth = GroundTruth(defect=defect, mask=mask > 0 if defect else None)
         part = Part(f"{self.name}-{self._frame_id:06d}") if self.parts else None
-        return Frame(id=self._frame_id, camera=self.name, timestamp=time.time(), monotonic=time.monotonic(),
+        now = time.monotonic()
+        exposed = now if exposed is None else exposed
+        return Frame(id=self._frame_id, camera=self.name, timestamp=time.time() - (now - exposed), monotonic=exposed,
                      image=image, truth=truth, meta={"product": self.product}, part=part)

@@ -27,6 +27,7 @@ class Part:
     id: str
     serial: str | None = None
     lot: str | None = None
+    triggered_at: float | None = None  # time.monotonic() of the trigger: the deadline runs from here
 
 
 @dataclass(frozen=True)

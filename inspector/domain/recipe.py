@@ -47,6 +47,7 @@ class Recipe:
     min_defect_area: int = 0
     deadline_ms: float = 1000.0
     camera_features: dict[str, object] = field(default_factory=dict)
+    id: int | None = None  # what the PLC selects the recipe by
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
+from inspector.access.service import UserSession
+from inspector.access.station import station_access
 from inspector.gui.qt_station_window import QtStationWindow
 from inspector.gui.qt_widgets import dark_palette
 from inspector.gui.station_controller import StationController
@@ -26,25 +28,15 @@ def make_application() -> QApplication:
     return app
 
 
-def review_opener(config_path: Path | str, user: str | None) -> Callable[[], QWidget] | None:
-    """A factory of QA review windows on the station's database when ``user`` has the qa or admin role, else None."""
-    from inspector.config import load_station_config
-    from inspector.review.access import may_review
-    from inspector.station.factory import database_url
+def review_opener(url: str) -> Callable[[UserSession | None], QWidget]:
+    """A factory of QA review windows on the station's database, as the logged-in user."""
 
-    try:
-        url = database_url(load_station_config(config_path))
-    except Exception:  # noqa: BLE001 - the station window reports config errors itself
-        return None
-    if not may_review(url, user):
-        return None
-
-    def open_review() -> QWidget:
+    def open_review(session: UserSession | None) -> QWidget:
         from inspector.gui.review.qt_review_window import QtReviewWindow
         from inspector.review.context import ReviewContext
 
         # The station has checked and migrated the database; the window queries it on its own workers.
-        window = QtReviewWindow(ReviewContext(url, user, migrate=False, check=False))
+        window = QtReviewWindow(ReviewContext(url, session.name if session else "", migrate=False, check=False))
         window.resize(1600, 1000)
         return window
 
@@ -52,12 +44,18 @@ def review_opener(config_path: Path | str, user: str | None) -> Callable[[], QWi
 
 
 def run_station(config_path: Path | str, camera: str | None = None, fullscreen: bool = False,
-                user: str | None = None) -> int:
+                lines: tuple[str, ...] = (), line_sim: bool = False) -> int:
     """Open the operator window, start the station and run until the window is closed; the exit code is 1
     when inspections are still journaled (not yet in the database) at exit, else 0."""
     app = make_application()
-    controller = StationController(config_path, camera)
-    window = QtStationWindow(controller, review=review_opener(config_path, user))
+    access, url, idle_s = station_access(config_path)
+    controller = StationController(config_path, camera, lines=lines, access=access)
+    if line_sim:
+        from inspector.station.line import start_demo_plc
+
+        controller.after_first_start = start_demo_plc
+    window = QtStationWindow(controller, review=review_opener(url) if url else None, access=access,
+                             idle_logout_s=idle_s)
     # Ctrl+C in the terminal and SIGTERM (a service manager) close the window: the runtime's close sequence.
     # The timer lets Python see the signal while Qt's event loop runs.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,7 +66,7 @@ def run_station(config_path: Path | str, camera: str | None = None, fullscreen: 
     window.show()
     if fullscreen:
         window.enter_fullscreen()
-    controller.start()
+    controller.start(system=True)  # the station process starting its line; operators log in for the rest
     code = app.exec()
     heartbeat.stop()
     controller.shutdown(wait=True)

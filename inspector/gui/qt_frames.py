@@ -71,6 +71,12 @@ class DisplayFrame:
     strip: QImage
 
 
+def slot_label(inspection: Inspection) -> str:
+    """What a recent result is called under its thumbnail: the part's serial, else the frame number."""
+    part = inspection.frame.part
+    return (part.serial or part.id)[-10:] if part is not None else f"#{inspection.frame.id}"
+
+
 def slot_rect(index: int) -> QRect:
     """Where the ``index``-th result (0 = newest) lies in the strip image."""
     return QRect(index * (SLOT_W + SLOT_GAP), 0, SLOT_W, SLOT_H)
@@ -123,6 +129,6 @@ class QtFrameComposer:
             painter.drawImage(target.topLeft(), image)
             painter.setPen(QColor("white"))
             painter.drawText(QRect(rect.left(), rect.bottom() - BAR_H, rect.width(), BAR_H),
-                             Qt.AlignmentFlag.AlignCenter, f"{verdict}  #{inspection.frame.id}")
+                             Qt.AlignmentFlag.AlignCenter, f"{verdict}  {slot_label(inspection)}")
         painter.end()
         return strip

@@ -47,6 +47,10 @@ def describe(inspection: Inspection) -> str:
     lines = []
     when = datetime.fromtimestamp(inspection.frame.timestamp).strftime("%Y-%m-%d %H:%M:%S")
     lines.append(f"Frame {inspection.frame.id} · {inspection.frame.camera} · {when}")
+    part = inspection.frame.part
+    if part is not None:
+        lines.append(f"Part {part.id}" + (f" · serial {part.serial}" if part.serial else "")
+                     + (f" · lot {part.lot}" if part.lot else ""))
     lines.append(f"Recipe {inspection.recipe} v{inspection.recipe_version}")
     for output in inspection.outputs:
         score = "–" if output.score is None else f"{output.score:.2f}"

@@ -199,9 +199,13 @@ class QtSettingsDialog(QDialog):
     """Edits station.yaml (camera) and the recipe; Save is enabled only while every field is valid."""
 
     saved = Signal()
+    recipeChangeRequested = Signal(object)  # {path in the recipe: value}: to be signed and made by the owner
 
-    def __init__(self, station_path: Path | str, recipe_path: Path | str, parent: QWidget | None = None) -> None:
+    def __init__(self, station_path: Path | str, recipe_path: Path | str, parent: QWidget | None = None,
+                 signed_recipe: bool = False) -> None:
+        """``signed_recipe``: recipe edits are not written here but requested (an electronic signature first)."""
         super().__init__(parent)
+        self.signed_recipe = signed_recipe
         self.setWindowTitle("Settings – camera and recipe")
         self.setStyleSheet(STYLE)
         self.resize(1060, 520)
@@ -326,15 +330,26 @@ class QtSettingsDialog(QDialog):
         return max(matches, key=lambda s: len(s.path), default=None)
 
     def save(self) -> bool:
-        """Write the changed files (only when valid); returns whether it saved."""
+        """Write the changed files (only when valid); returns whether it saved. With ``signed_recipe``, recipe
+        changes are requested instead (``recipeChangeRequested``), and the dialog stays open until the owner calls
+        :meth:`recipe_done`."""
         if not self.validate():
             return False
+        pending = {}
         for file in ("station", "recipe"):
             model = self.values[file]
             edits = {s.path: get_in(model, s.path) for s in self.fields if s.file == file}
-            edits = {p: v for p, v in edits.items() if get_in(self.raw[file], p, object()) != v}
-            if edits:
+            edits = {p: v for p, v in edits.items() if get_in(self.raw[file], p, None) != v}
+            if edits and file == "recipe" and self.signed_recipe:
+                pending = edits
+            elif edits:
                 write_atomically(self.paths[file], update_yaml_text(self.texts[file], edits))
+        if pending:
+            self.recipeChangeRequested.emit(pending)
+            return True
+        self.recipe_done()
+        return True
+
+    def recipe_done(self) -> None:
         self.saved.emit()
         self.accept()
-        return True

@@ -20,7 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspector.access.recipes import RecipeBook
+from inspector.access.roles import Permission
+from inspector.access.service import AccessError, AccessService, UserSession
 from inspector.config import ConfigError
+from inspector.gui.qt_login import IdleLogout, QtLoginDialog, QtSignatureDialog, session_text
 from inspector.gui.qt_results import QtResultDialog, QtResultStrip
 from inspector.gui.qt_settings_dialog import QtSettingsDialog
 from inspector.gui.qt_widgets import (
@@ -47,6 +51,7 @@ from inspector.gui.station_controller import (
     StationController,
     StationStatus,
 )
+from inspector.station.errors import StartupError
 
 POLL_MS = 250
 SIDE_W = 480
@@ -56,11 +61,16 @@ class QtStationWindow(QMainWindow):
     """Readable from 3 m: the verdict and the alarms are the biggest things on screen."""
 
     def __init__(self, controller: StationController, parent: QWidget | None = None,
-                 review: Callable[[], QWidget] | None = None) -> None:
-        """``review`` opens the QA review window; given only to users with the qa or admin role."""
+                 review: Callable[[UserSession | None], QWidget] | None = None, access: AccessService | None = None,
+                 idle_logout_s: float = 900.0) -> None:
+        """``review(session)`` opens the QA review window (offered to users whose role may review); with
+        ``access``, people log in here, and what they may do is the access service's to decide."""
         super().__init__(parent)
         self.controller = controller
+        self.access = access
         self._open_review = review
+        self.login_dialog: QtLoginDialog | None = None
+        self.signature_dialog: QtSignatureDialog | None = None
         self.review_window: QWidget | None = None
         self.last_frame: DisplayFrame | None = None
         self.last_status: StationStatus | None = None
@@ -74,12 +84,15 @@ class QtStationWindow(QMainWindow):
         controller.frameReady.connect(self._on_frame, Qt.ConnectionType.QueuedConnection)
         controller.stateChanged.connect(self._on_state, Qt.ConnectionType.QueuedConnection)
         controller.startFailed.connect(self._on_start_failed, Qt.ConnectionType.QueuedConnection)
+        controller.refused.connect(self._on_refused, Qt.ConnectionType.QueuedConnection)
+        self.idle = IdleLogout(idle_logout_s, self.log_out, self)
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.poll)
         self.poll_timer.start()
         self._load_recipes()
         self._on_state(controller.state)
+        self._show_session()
         self.poll()
 
     # ---- layout ------------------------------------------------------------------------------------------------
@@ -104,7 +117,11 @@ class QtStationWindow(QMainWindow):
         self.fullscreen_button.clicked.connect(self.toggle_fullscreen)
         self.review_button = QPushButton("QA review  F9")
         self.review_button.clicked.connect(self.open_review)
-        self.review_button.setVisible(self._open_review is not None)
+        self.session_label = QLabel(session_text(None))
+        self.session_label.setStyleSheet(f"color: {MUTED}; font-size: 14px;")
+        self.login_button = QPushButton("Log in")
+        self.login_button.clicked.connect(self.toggle_login)
+        self.login_button.setVisible(self.access is not None)
         header = QHBoxLayout()
         header.addWidget(title)
         header.addSpacing(14)
@@ -117,6 +134,9 @@ class QtStationWindow(QMainWindow):
         for button in (self.start_button, self.stop_button, self.settings_button, self.review_button,
                        self.fullscreen_button):
             header.addWidget(button)
+        header.addSpacing(12)
+        header.addWidget(self.session_label)
+        header.addWidget(self.login_button)
 
         self.lights = QtStatusLights()
         self.camera_light, self.model_light = self.lights.camera, self.lights.model
@@ -155,7 +175,7 @@ class QtStationWindow(QMainWindow):
         self.reasons = fixed_label(SIDE_W - 28, 72, "font-size: 18px; font-weight: 600;")
         self.counters = QtCounters()
         self.reset_button = QPushButton("Reset counters (new shift/lot)")
-        self.reset_button.clicked.connect(self.controller.reset_counters)
+        self.reset_button.clicked.connect(self.reset_counters)
         self.ack_button = QPushButton("Acknowledge alarms")
         self.ack_button.setToolTip("After a disk fault is fixed: the station tries its journal again and leaves HOLD")
         self.ack_button.clicked.connect(self.controller.acknowledge)
@@ -211,13 +231,67 @@ class QtStationWindow(QMainWindow):
             action.triggered.connect(slot)
             self.addAction(action)
 
+    # ---- who is logged in -------------------------------------------------------------------------------------
+    @property
+    def session(self) -> UserSession | None:
+        return self.controller.session
+
+    def toggle_login(self) -> None:
+        if self.session is not None:
+            self.log_out()
+            return
+        self.login_dialog = QtLoginDialog(self.access, "operator station", self)
+        self.login_dialog.accepted.connect(self._logged_in)
+        self.login_dialog.open()
+
+    def _logged_in(self) -> None:
+        self.log_in(self.login_dialog.session)
+
+    def log_in(self, session: UserSession | None) -> None:
+        """Someone logged in: the line was not touched (a change of operator never stops it)."""
+        self.controller.session = session
+        self.idle.arm()
+        self._show_session()
+
+    def log_out(self) -> None:
+        if self.session is not None and self.access is not None:
+            self.access.record("logout", "user", self.session, {"where": "operator station"})
+        self.controller.session = None
+        self.idle.disarm()
+        if self.review_window is not None:
+            self.review_window.close()
+        self._show_session()
+
+    def _may(self, permission: Permission) -> bool:
+        return self.access is None or (self.session is not None and self.session.may(permission))
+
+    def _show_session(self) -> None:
+        self.session_label.setText(session_text(self.session))
+        self.login_button.setText("Log out" if self.session else "Log in")
+        self.review_button.setVisible(self._open_review is not None and self._may(Permission.REVIEW)
+                                      and (self.access is None or self.session is not None))
+
+    def _refuse(self, permission: Permission, detail: str) -> bool:
+        """True (and a notice, and an audit row) when the logged-in user may not: the service decides."""
+        if self.access is None:
+            return False
+        try:
+            self.access.require(self.session, permission, detail)
+        except AccessError as exc:
+            self._on_refused(str(exc))
+            return True
+        return False
+
+    def _on_refused(self, message: str) -> None:
+        self.notice.setText(f"Refused: {message}")
+
     # ---- commands ----------------------------------------------------------------------------------------------
     def open_review(self) -> None:
-        """Show the QA review window (one per station window), for QA users only."""
-        if self._open_review is None:
+        """Show the QA review window (one per station window), for users whose role may review."""
+        if self._open_review is None or self._refuse(Permission.REVIEW, "open the QA review"):
             return
         if self.review_window is None or not self.review_window.isVisible():  # a closed one has stopped its workers
-            self.review_window = self._open_review()
+            self.review_window = self._open_review(self.session)
         self.review_window.show()
         self.review_window.raise_()
         self.review_window.activateWindow()
@@ -250,17 +324,49 @@ class QtStationWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def reset_counters(self) -> None:
+        self.controller.reset_counters()
+
     def open_settings(self) -> QtSettingsDialog | None:
+        """Camera and recipe settings, for engineers; a recipe change is signed before it is made."""
+        if self._refuse(Permission.RECIPE_CHANGE, "open the settings"):
+            return None
         try:
             recipe = self.controller.config().recipe
-        except ConfigError as exc:
+        except StartupError as exc:
             self.notice.setText(f"Settings: {exc}")
             return None
-        dialog = QtSettingsDialog(self.controller.config_path, Path(recipe), self)
+        dialog = QtSettingsDialog(self.controller.config_path, Path(recipe), self,
+                                  signed_recipe=self.access is not None)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.saved.connect(self._on_settings_saved)
+        # bound methods, not lambdas capturing the dialog: such a closure outlives the deleted dialog and crashes Qt
+        dialog.recipeChangeRequested.connect(self._sign_recipe_change)
+        self.settings_dialog = dialog
         dialog.open()
         return dialog
+
+    def _sign_recipe_change(self, edits: dict) -> QtSignatureDialog:
+        recipe = Path(self.settings_dialog.paths["recipe"])
+        changed = ", ".join(f"{'.'.join(map(str, k))} = {v}" for k, v in edits.items())
+        signature = QtSignatureDialog(f"{recipe.name}: {changed}", session_text(self.session),
+                                      "approved threshold change", self)
+        self.signature_dialog, self._pending_recipe_change = signature, (recipe, edits)
+        signature.buttons.accepted.connect(self._sign)
+        signature.open()
+        return signature
+
+    def _sign(self) -> None:
+        signature, (recipe, edits) = self.signature_dialog, self._pending_recipe_change
+        try:
+            version, _ = RecipeBook(self.access).change(self.session, signature.password, signature.meaning,
+                                                         recipe, edits)
+        except AccessError as exc:
+            signature.refuse(str(exc))
+            return
+        signature.accept()
+        self.settings_dialog.recipe_done()
+        self.notice.setText(f"{recipe.name} is now version {version}, signed by {self.session.name}.")
 
     def _on_settings_saved(self) -> None:
         running = self.controller.state in (RUNNING, STARTING)
@@ -270,7 +376,7 @@ class QtStationWindow(QMainWindow):
     def _load_recipes(self) -> None:
         try:
             config = self.controller.config()
-        except ConfigError as exc:
+        except (ConfigError, StartupError) as exc:
             self.station_label.setText("configuration invalid")
             self.notice.setText(str(exc))
             return
@@ -318,7 +424,10 @@ class QtStationWindow(QMainWindow):
         self.counters.show_counts(c.inspected, c.passed, c.failed)
         score = inspection.score
         total = inspection.latencies_ms.get("total")
-        self.frame_info.setText(f"frame #{inspection.frame.id}"
+        part = inspection.frame.part
+        label = f"part {part.serial or part.id}" + (f" (lot {part.lot})" if part.lot else "") if part else \
+            f"frame #{inspection.frame.id}"
+        self.frame_info.setText(label
                                 + ("" if score is None else f"  ·  score {score:.2f}")
                                 + ("" if total is None else f"  ·  {total:.0f} ms"))
 

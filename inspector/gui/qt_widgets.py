@@ -153,12 +153,26 @@ class QtStatusLights(QFrame):
         else:
             pending = f" · {s.journaled} pending" if s.journaled else ""
             self.database.set_state("ok", f"{s.logged:,} logged{pending}")
-        if not s.line_io:
-            self.line_io.set_state("off", "not configured")
-        else:
-            down = [line for line in s.line_io if not line.connected]
-            shown = down or s.line_io
-            self.line_io.set_state("error" if down else "ok", " · ".join(f"{x.name}: {x.detail}" for x in shown))
+        self.line_io.set_state(*line_light(s))
+
+
+def line_light(s: StationStatus) -> tuple[str, str]:
+    """The Line I/O lamp: which adapters and peers, what the line sees, the PLC heartbeat's age."""
+    if not s.line_io:
+        return "off", "not configured"
+    down = [line for line in s.line_io if not line.connected]
+    if down:
+        return "error", " · ".join(f"{x.name}: {x.detail}" for x in down)
+    parts = [" · ".join(f"{x.name} {x.peer or ''}".strip() for x in s.line_io)]
+    level = "ok"
+    if s.line_sees is not None:
+        state, reason = s.line_sees
+        parts.append(f"line sees {str(state).upper()}")
+        if reason:
+            level = "warn"
+    ages = [x.heartbeat_age_s for x in s.line_io if x.heartbeat_age_s is not None]
+    parts.append(f"heartbeat {min(ages):.1f} s ago" if ages else "no PLC heartbeat yet")
+    return level, " · ".join(parts)
 
 
 def fixed_label(width: int, height: int, style: str) -> QLabel:

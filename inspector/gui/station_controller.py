@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from inspector.access.service import AccessError, AccessService, UserSession
 from inspector.config import StationConfig
 from inspector.domain.inspection import Inspection
 from inspector.gui.qt_frames import DisplayFrame, QtFrameComposer
@@ -23,7 +24,7 @@ from inspector.render import DEFAULT_OPACITY
 from inspector.station.counters import StationCounters
 from inspector.station.errors import StartupError
 from inspector.station.loop import Station
-from inspector.station.runtime import State, StationRuntime, StationStatus
+from inspector.station.runtime import SYSTEM, State, StationRuntime, StationStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,15 @@ class StationController(QObject):
     frameReady = Signal(object)  # DisplayFrame (the newest; older ones were dropped)
     stateChanged = Signal(str)
     startFailed = Signal(str)  # the operator's alarm text of a typed StartupError
+    refused = Signal(str)  # an action the logged-in user (or nobody) may not do: one line
 
     def __init__(self, config_path: Path | str, camera: str | None = None, recent: int = 10,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, lines: tuple[str, ...] = (),
+                 access: AccessService | None = None) -> None:
         super().__init__(parent)
-        self.runtime = StationRuntime(config_path, camera)
+        self.runtime = StationRuntime(config_path, camera, lines, access)
+        self.session: UserSession | None = None  # who is logged in at the window (the line runs on without)
+        self.after_first_start: Callable[[StationRuntime], object] | None = None  # e.g. the demo PLC
         self.runtime.add_listener(self._on_inspection)
         self.runtime.on_state(lambda state: self.stateChanged.emit(str(state)))
         self.heatmap, self.opacity = True, DEFAULT_OPACITY
@@ -108,21 +113,35 @@ class StationController(QObject):
     def status(self) -> StationStatus:
         return self.runtime.status()
 
-    def reset_counters(self) -> None:
-        self.runtime.reset_counters()
+    def reset_counters(self) -> bool:
+        try:
+            self.runtime.reset_counters(by=self.session)
+        except AccessError as exc:
+            self.refused.emit(str(exc))
+            return False
+        return True
 
     def acknowledge(self) -> None:
         """The operator acknowledges the alarms: a refused journal is tried again (off the UI thread)."""
-        threading.Thread(target=self.runtime.acknowledge, name="station-acknowledge", daemon=True).start()
+        threading.Thread(target=self._guarded, args=(lambda: self.runtime.acknowledge(by=self.session),),
+                         name="station-acknowledge", daemon=True).start()
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except AccessError as exc:
+            self.refused.emit(str(exc))
 
     # ---- operations (called on the UI thread; the work runs on worker threads) --------------------------------
-    def start(self) -> bool:
-        """Build the station if needed (config or recipe changed) and start it; False when not possible now."""
-        return self._launch(self._do_start, allowed=(STOPPED, ERROR))
+    def start(self, system: bool = False) -> bool:
+        """Build the station if needed (config or recipe changed) and start it; False when not possible now.
+        ``system``: the station process starting itself (at launch), not a user at the window."""
+        return self._launch(lambda: self._do_start(SYSTEM if system else self.session), allowed=(STOPPED, ERROR))
 
     def stop(self) -> bool:
         """Stop acquisition, finish and log what is in the pipeline; False when not running."""
-        return self._launch(self.runtime.stop, allowed=(RUNNING, HOLDING))
+        by = self.session
+        return self._launch(lambda: self._guarded(lambda: self.runtime.stop(by=by)), allowed=(RUNNING, HOLDING))
 
     def shutdown(self, wait: bool = False, timeout: float = 60.0) -> None:
         """The runtime's close sequence off the UI thread, then the render thread ends; the state is ``closed``."""
@@ -160,11 +179,16 @@ class StationController(QObject):
         threading.Thread(target=run, name="station-operation", daemon=True).start()
         return True
 
-    def _do_start(self) -> None:
+    def _do_start(self, by: object) -> None:
         try:
-            self.runtime.start()
+            self.runtime.start(by=by)
+            hook, self.after_first_start = self.after_first_start, None
+            if hook is not None:
+                hook(self.runtime)
         except StartupError as exc:
             self.startFailed.emit(exc.alarm)
+        except AccessError as exc:
+            self.refused.emit(str(exc))
         except RuntimeError as exc:  # closed meanwhile
             log.warning("station not started: %s", exc)
 

@@ -66,9 +66,13 @@ class InspectionDetail:
     review_class: str | None
     regions: tuple[RegionRecord, ...]
     reviews: tuple[ReviewEntry, ...]
-    image: str  # artifact relpaths under the ArtifactStore root
+    image: str | None  # artifact relpaths under the ArtifactStore root; None: never written (``artifacts_error``)
     heatmap: str | None
     image_size: tuple[int, int] | None  # width, height
+    part_id: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    artifacts_error: str | None = None  # why the images are missing, when they are
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ def load_detail(sessions: Callable[[], Session], inspection_id: int) -> Inspecti
             return None
         reviews = session.scalars(select(ReviewRow).where(ReviewRow.inspection_id == inspection_id)
                                   .order_by(ReviewRow.at, ReviewRow.id)).all()
-        size = (row.image.width, row.image.height) if row.image.width and row.image.height else None
+        image = row.image
+        size = (image.width, image.height) if image is not None and image.width and image.height else None
         return InspectionDetail(
             id=row.id, uid=row.uid, acquired_at=row.acquired_at, station=row.station.name, camera=row.camera,
             frame_id=row.frame_id, recipe=row.recipe.name, recipe_version=row.recipe.version,
@@ -110,7 +115,9 @@ def load_detail(sessions: Callable[[], Session], inspection_id: int) -> Inspecti
             regions=tuple(RegionRecord(g.x, g.y, g.width, g.height, g.area, g.score, g.class_name)
                           for g in row.regions),
             reviews=tuple(ReviewEntry(r.id, r.at, r.user.name, r.action, r.class_name, r.comment) for r in reviews),
-            image=row.image.relpath, heatmap=row.heatmap.relpath if row.heatmap else None, image_size=size,
+            image=image.relpath if image is not None else None, heatmap=row.heatmap.relpath if row.heatmap else None,
+            image_size=size, part_id=row.part_id, serial=row.serial, lot=row.lot,
+            artifacts_error=row.artifacts_error if row.artifacts == "missing" else None,
         )
 
 
@@ -128,4 +135,6 @@ def load_pictures(store: ArtifactStore, detail: InspectionDetail) -> DetailPictu
             return None
 
     image, heatmap = read(detail.image), read(detail.heatmap)
+    if detail.artifacts_error:
+        errors.insert(0, f"images never written: {detail.artifacts_error}")
     return DetailPictures(image, heatmap, "; ".join(errors) or None)

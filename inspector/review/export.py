@@ -18,8 +18,8 @@ from inspector.review.detail import load_pictures
 from inspector.review.queries import ReviewFilter, Sort
 from inspector.review.report_charts import histogram_png, pareto_png, yield_png
 
-CSV_COLUMNS = ("id", "acquired_at", "station", "recipe", "recipe_version", "bundle", "camera", "frame_id", "verdict",
-               "score", "image_threshold", "review_status", "review_class", "region_class")
+CSV_COLUMNS = ("id", "acquired_at", "station", "recipe", "recipe_version", "bundle", "camera", "frame_id", "serial",
+               "lot", "verdict", "score", "image_threshold", "review_status", "review_class", "region_class")
 
 
 def write_csv(ctx: ReviewContext, path: str | Path, filters: ReviewFilter | None = None,

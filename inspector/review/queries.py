@@ -30,6 +30,8 @@ class ReviewFilter:
     max_score: float | None = None  # inclusive
     review_status: str | None = None
     defect_class: str | None = None  # a region's class or the review's class
+    serial: str | None = None  # the part's serial (from the PLC), exactly
+    lot: str | None = None  # the part's lot, exactly
 
     def with_(self, **changes: Any) -> ReviewFilter:
         return replace(self, **changes)
@@ -71,6 +73,8 @@ class InspectionSummary:
     review_status: str
     review_class: str | None
     region_class: str | None  # class of the highest-scoring region
+    serial: str | None = None
+    lot: str | None = None
 
     @property
     def defect_class(self) -> str | None:
@@ -103,7 +107,8 @@ def top_region_class() -> Any:
 
 
 _COLUMNS = (Insp.id, Insp.acquired_at, Insp.station_id, Insp.recipe_id, Insp.bundle_id, Insp.camera, Insp.frame_id,
-            Insp.verdict, Insp.score, Insp.image_threshold, Insp.review_status, Insp.review_class)
+            Insp.verdict, Insp.score, Insp.image_threshold, Insp.review_status, Insp.review_class, Insp.serial,
+            Insp.lot)
 
 
 class Lookups:
@@ -164,6 +169,10 @@ class ReviewQueries:
             where.append(Insp.score <= f.max_score)
         if f.review_status is not None:
             where.append(Insp.review_status == f.review_status)
+        if f.serial is not None:
+            where.append(Insp.serial == f.serial)
+        if f.lot is not None:
+            where.append(Insp.lot == f.lot)
         if f.defect_class is not None:
             region = exists(select(Reg.id).where(Reg.inspection_id == Insp.id, Reg.class_name == f.defect_class))
             where.append(or_(Insp.review_class == f.defect_class, region))
@@ -212,12 +221,12 @@ class ReviewQueries:
         stations, recipes, bundles = self.lookups.stations, self.lookups.recipes, self.lookups.bundles
         out = []
         for (id_, at, station_id, recipe_id, bundle_id, camera, frame_id, verdict, score, threshold, status,
-             review_class, region_class) in raw:
+             review_class, serial, lot, region_class) in raw:
             recipe, version = recipes.get(recipe_id, ("?", 0))
             out.append(InspectionSummary(
                 id_, at, stations.get(station_id, "?"), recipe, version,
                 None if bundle_id is None else bundles.get(bundle_id, "?"), camera, frame_id, verdict, score,
-                threshold, status, review_class, region_class))
+                threshold, status, review_class, region_class, serial, lot))
         return out
 
     def iter_rows(self, f: ReviewFilter | None = None, sort: Sort | None = None,

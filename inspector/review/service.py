@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from inspector.access.roles import Permission, allowed, roles_with
+from inspector.access.service import PermissionDenied
 from inspector.review.detail import ReviewEntry
 from inspector.storage.orm import REVIEW_ACTIONS, STATUS_OF_ACTION, InspectionRow
 from inspector.storage.repositories import ReviewRepository
@@ -44,26 +46,35 @@ def check_review(verdict: str, action: str, class_name: str | None, comment: str
 
 
 class ReviewService:
-    """Stores reviews as ``reviewer``: a ``reviews`` row, an audit entry, and the inspection's review status."""
+    """Stores reviews as ``reviewer``: a ``reviews`` row, an audit entry, and the inspection's review status.
 
-    def __init__(self, uow_factory: Callable[[], SqlAlchemyUnitOfWork], reviewer: str, role: str = "qa") -> None:
+    The reviewer must be an existing, enabled user whose role may review; nobody is created on the way.
+    """
+
+    def __init__(self, uow_factory: Callable[[], SqlAlchemyUnitOfWork], reviewer: str) -> None:
         if not reviewer.strip():
             raise ReviewError("a review needs a reviewer name")
         self.uow_factory = uow_factory
         self.reviewer = reviewer.strip()
-        self.role = role
 
     def record(self, inspection_id: int, action: str, class_name: str | None = None,
                comment: str | None = None, at: datetime | None = None) -> ReviewOutcome:
         """Record one review in its own transaction and return what changed."""
         comment = comment.strip() if comment and comment.strip() else None
         class_name = class_name.strip() if class_name and class_name.strip() else None
-        with self.uow_factory() as uow:
+        with self.uow_factory().writing() as uow:
             row = uow.session.get(InspectionRow, inspection_id)
             if row is None:
                 raise ReviewError(f"no inspection with id {inspection_id}")
             check_review(row.verdict, action, class_name, comment)
-            user = uow.users.get(self.reviewer) or uow.users.get_or_create(self.reviewer, self.role)
+            user = uow.users.get(self.reviewer)
+            if user is None or user.disabled or not allowed(user.role, Permission.REVIEW):
+                why = "is not a user" if user is None else "is disabled" if user.disabled else f"is {user.role}"
+                uow.audit.add("access.denied", "permission", Permission.REVIEW.name,
+                              {"detail": f"review inspection {inspection_id}", "who": self.reviewer}, user=user)
+                uow.commit()
+                raise PermissionDenied(f"{self.reviewer} {why} and may not review: that needs the "
+                                       f"{' or '.join(roles_with(Permission.REVIEW))} role")
             review = ReviewRepository(uow.session).add(row.id, user, action, class_name, comment,
                                                        at or datetime.now(UTC))
             previous = row.review_status

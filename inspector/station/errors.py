@@ -43,3 +43,10 @@ class DatabaseUnreachable(StartupError):
 
     prefix = "database unreachable"
     alarm_prefix = "Database unreachable – station not started"
+
+
+class RecipeUnsigned(StartupError):
+    """The recipe file's content was never signed by an engineer, or changed since (edited outside the app)."""
+
+    prefix = "recipe not signed"
+    alarm_prefix = "Recipe not signed – station not started"

@@ -11,17 +11,24 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from inspector.bundle.store import BundleError, open_bundle
-from inspector.config import ConfigError, StationConfig, load_recipe
+from inspector.config import LINE_ADAPTERS, ConfigError, StationConfig, load_recipe
 from inspector.domain.camera import Camera, CameraError
 from inspector.domain.line import LineIO
 from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
 from inspector.inference.bundle_model import BundleModel
 from inspector.inference.supervised import SupervisedModel
-from inspector.station.errors import CameraUnavailable, ConfigInvalid, DatabaseUnreachable, ModelRefused
+from inspector.station.errors import (
+    CameraUnavailable,
+    ConfigInvalid,
+    DatabaseUnreachable,
+    ModelRefused,
+    RecipeUnsigned,
+)
 from inspector.station.loop import LoopSettings, Station
+from inspector.station.parts import PartTracker
 from inspector.storage import InspectionWriter, SqlAlchemyUnitOfWork, check_connection, default_sqlite_url
-from inspector.storage.database import DatabaseUnavailable, make_session_factory, mask_url
+from inspector.storage.database import DatabaseUnavailable, make_engine, make_session_factory, mask_url
 from inspector.storage.migrate import upgrade
 from inspector.storage.writer import MB, JournalLimits
 
@@ -29,7 +36,55 @@ log = logging.getLogger(__name__)
 
 
 def database_url(config: StationConfig) -> str:
-    return config.database.url or default_sqlite_url(config.station.data_dir)
+    """The database URL: ``database.url`` (or ``INSPECTOR_DATABASE_URL``), else the 0600 ``url_file``, else the
+    embedded SQLite; ``sslmode`` is added for PostgreSQL. Never logged unmasked."""
+    db = config.database
+    url = db.url
+    if url is None and db.url_file is not None:
+        path = db.url_file.expanduser()
+        if not path.is_file():
+            raise ConfigInvalid(f"database.url_file {path}: file not found")
+        if path.stat().st_mode & 0o077:
+            raise ConfigInvalid(f"database.url_file {path}: readable by others; the file holds a password "
+                                f"(chmod 600 {path})")
+        url = path.read_text(encoding="utf-8").strip()
+    url = url or default_sqlite_url(config.station.data_dir)
+    if db.sslmode and url.startswith(("postgresql", "postgres")) and "sslmode=" not in url:
+        url += ("&" if "?" in url else "?") + f"sslmode={db.sslmode}"
+    return url
+
+
+def trusted_keys(config: StationConfig) -> dict:
+    """The public keys whose bundle signatures this station accepts."""
+    from inspector.bundle.signing import default_key_path, load_public_keys, public_path
+
+    paths = list(config.security.trusted_keys) or [public_path(default_key_path())]
+    try:
+        return load_public_keys(paths)
+    except BundleError as exc:
+        if config.security.trusted_keys:
+            raise ModelRefused(f"security.trusted_keys: {exc}") from exc
+        return {}
+
+
+def check_recipe_signature(path: Path, url: str | None) -> None:
+    """Refuse a recipe file whose content no engineer signed (with the database down: the signature record
+    beside it)."""
+    from inspector.access.recipes import RecipeBook, sidecar_problem
+    from inspector.access.service import AccessService
+
+    if url is None:
+        problem = sidecar_problem(path)
+    else:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        try:
+            problem = RecipeBook(AccessService(lambda: SqlAlchemyUnitOfWork(sessions))).problem(path)
+        finally:
+            engine.dispose()
+    if problem is not None:
+        raise RecipeUnsigned(f"{problem}; an engineer must sign it: inspector recipe sign {path} --meaning "
+                             "\"approved recipe\" --user NAME")
 
 
 class MigrationFailed(DatabaseUnreachable):
@@ -52,7 +107,7 @@ def prepare_database(url: str) -> None:
 
 
 def make_camera(config: StationConfig, override: str | None = None,
-                recipe_features: dict[str, object] | None = None) -> Camera:
+                recipe_features: dict[str, object] | None = None, triggered: bool = False) -> Camera:
     """Build the configured camera; ``override`` is ``sim``, ``genicam`` or ``replay:PATH``.
 
     ``recipe_features`` (the recipe's ``camera_features``) are set on a GenICam device over the config's own
@@ -66,7 +121,7 @@ def make_camera(config: StationConfig, override: str | None = None,
 
         s = cam.sim
         camera: Camera = SimulatedCamera(s.product, s.fps, s.defect_fraction, s.seed, s.size, pool=s.pool,
-                                         parts=s.parts)
+                                         parts=s.parts, triggered=triggered if s.triggered is None else s.triggered)
     elif kind == "replay":
         from inspector.camera.replay import ReplayCamera
 
@@ -93,14 +148,23 @@ def make_camera(config: StationConfig, override: str | None = None,
     return camera
 
 
-def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto",
-                threads: int | None = None) -> list[BundleModel]:
+def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto", threads: int | None = None,
+                trusted: dict | None = None) -> list[BundleModel]:
     """Open, verify and bind each recipe bundle to its thresholds and the recipe's minimum area; the manifest's
-    task picks the anomaly or the supervised runner."""
+    task picks the anomaly or the supervised runner. With ``trusted`` keys (None: unsigned bundles allowed), each
+    bundle's signature must be by one of them."""
+    from inspector.bundle.signing import verify_bundle
+
     models = []
     for rule in recipe.models:
         try:
             bundle = open_bundle(rule.bundle)
+            if trusted is not None:
+                try:
+                    verify_bundle(bundle.root, trusted)
+                except BundleError:
+                    bundle.close()
+                    raise
             runner = AnomalyModel if bundle.manifest.task == "anomaly" else SupervisedModel
             models.append(runner(bundle, runtime, None if device == "auto" else device, threads=threads,
                                  image_threshold=rule.image_threshold, pixel_threshold=rule.pixel_threshold,
@@ -144,12 +208,27 @@ def writer_for(config: StationConfig, url: str, models: list[BundleModel], prepa
 
 
 def make_line_io(name: str, config: StationConfig) -> LineIO:
-    """One line I/O adapter by name, configured from the station config."""
+    """One line I/O adapter by name, configured from the station config's ``line`` section."""
+    line = config.line
+    if name == "opcua":
+        from inspector.integration.opcua import OpcUaLine
+
+        return OpcUaLine(line.opcua.endpoint, config.station.name)
+    if name == "modbus":
+        from inspector.integration.modbus import ModbusLine
+
+        return ModbusLine(line.modbus.host, line.modbus.port)
+    if name == "mqtt":
+        from inspector.integration.mqtt import MqttLine
+
+        m = line.mqtt
+        return MqttLine(config.station.name, m.outbox_dir or config.station.data_dir / "mqtt-outbox", m.host, m.port,
+                        m.topic_prefix, m.keepalive_s)
     if name == "stdout":
         from inspector.integration.stdout import StdoutLine
 
         return StdoutLine()
-    raise ConfigInvalid(f"line I/O {name!r}: expected stdout")
+    raise ConfigInvalid(f"line I/O {name!r}: expected one of {', '.join(LINE_ADAPTERS)}")
 
 
 @dataclass
@@ -164,13 +243,16 @@ class StationParts:
         return self.station.camera
 
 
-def build_station(config: StationConfig, camera_override: str | None = None) -> StationParts:
+def build_station(config: StationConfig, camera_override: str | None = None,
+                  tracker: PartTracker | None = None) -> StationParts:
     """Validate everything that can fail before any thread starts: recipe, bundles, database, camera."""
     try:
         _, recipe = load_recipe(config.recipe)
     except ConfigError as exc:
         raise ConfigInvalid(str(exc)) from exc
-    models = load_models(recipe, config.pipeline.runtime, config.pipeline.device, config.pipeline.inference_threads)
+    trusted = None if config.security.allow_unsigned_bundles else trusted_keys(config)
+    models = load_models(recipe, config.pipeline.runtime, config.pipeline.device, config.pipeline.inference_threads,
+                         trusted)
     url = database_url(config)
     config.station.data_dir.mkdir(parents=True, exist_ok=True)  # the one folder the station creates itself
     prepared = True
@@ -181,14 +263,16 @@ def build_station(config: StationConfig, camera_override: str | None = None) -> 
             raise
         log.warning("%s; starting anyway: inspections are journaled until it answers", exc)
         prepared = False
+    if config.security.require_signed_recipes:
+        check_recipe_signature(Path(config.recipe), url if prepared else None)
     try:
-        camera = make_camera(config, camera_override, recipe.camera_features)
+        camera = make_camera(config, camera_override, recipe.camera_features, triggered=tracker is not None)
     except CameraError as exc:
         raise CameraUnavailable(str(exc)) from exc
     writer = writer_for(config, url, models, prepared)
     if prepared:
         register_bundles(writer.engine, models)
     settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure)
-    station = Station(config.station.name, camera, models, recipe, writer, settings)
+    station = Station(config.station.name, camera, models, recipe, writer, settings, tracker=tracker)
     return StationParts(station=station, writer=writer, url=url, models=models)
 

@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from inspector.domain.camera import Camera
-from inspector.domain.frame import Frame
+from inspector.domain.frame import Frame, Part
 from inspector.domain.inspection import Inspection, ModelOutput, ReasonCode
 from inspector.domain.ports import InspectionModel, InspectionSink
 from inspector.domain.recipe import Recipe, decide, not_inspected, on_hold
 from inspector.station.counters import StationCounters
+from inspector.station.parts import PartTracker
 
 log = logging.getLogger(__name__)
 BACKPRESSURE = ("drop_oldest", "drop_newest", "block")
@@ -38,8 +41,17 @@ class LoopSettings:
 
 
 @dataclass(frozen=True)
+class Program:
+    """A recipe with its models, bound: what a part is inspected by."""
+
+    recipe: Recipe
+    models: tuple[InspectionModel, ...]
+
+
+@dataclass(frozen=True)
 class _Scored:
     frame: Frame
+    program: Program
     outputs: tuple[ModelOutput, ...]
     dequeued: float
     inferred: float
@@ -53,10 +65,11 @@ class Station:
 
     def __init__(self, name: str, camera: Camera, models: Sequence[InspectionModel], recipe: Recipe,
                  sink: InspectionSink, settings: LoopSettings | None = None,
-                 counters: StationCounters | None = None) -> None:
-        if len(models) != len(recipe.models):
-            raise ValueError(f"recipe {recipe.name} lists {len(recipe.models)} models but {len(models)} were loaded")
-        self.name, self.camera, self.models, self.recipe, self.sink = name, camera, list(models), recipe, sink
+                 counters: StationCounters | None = None, tracker: PartTracker | None = None) -> None:
+        self.name, self.camera, self.sink = name, camera, sink
+        self.program = self._program(recipe, models)
+        self.tracker = tracker  # parts from the line: a FIFO gives them to frames
+        self._program_of: dict[str, Program] = {}  # parts in flight keep the recipe they were triggered under
         self.settings = settings or LoopSettings()
         self.counters = counters or StationCounters()
         self._frames: queue.Queue = queue.Queue(self.settings.queue_size)
@@ -71,6 +84,33 @@ class Station:
         self._camera_dropped_seen = 0
         self._handed = threading.Condition()
         self._submitted = self._released = 0
+
+    @staticmethod
+    def _program(recipe: Recipe, models: Sequence[InspectionModel]) -> Program:
+        if len(models) != len(recipe.models):
+            raise ValueError(f"recipe {recipe.name} lists {len(recipe.models)} models but {len(models)} were loaded")
+        return Program(recipe, tuple(models))
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.program.recipe
+
+    @property
+    def models(self) -> tuple[InspectionModel, ...]:
+        return self.program.models
+
+    def switch(self, recipe: Recipe, models: Sequence[InspectionModel]) -> Program:
+        """Inspect the parts triggered from now on by ``recipe``; parts in flight finish on the one before."""
+        previous, self.program = self.program, self._program(recipe, models)
+        return previous
+
+    def open_part(self, part: Part) -> Part:
+        """A part triggered on the line: it waits for its frame, under the current recipe."""
+        if self.tracker is None:
+            raise RuntimeError("this station tracks no parts")
+        part = self.tracker.open(part)
+        self._program_of[part.id] = self.program
+        return part
 
     # -- control ------------------------------------------------------------------------------------
     def add_listener(self, listener: Listener) -> None:
@@ -163,8 +203,15 @@ class Station:
                     time.sleep(self.settings.grab_timeout_s)
                     continue
                 self._sync_camera_drops()
+                if self.tracker is not None:
+                    for part in self.tracker.expire():
+                        self._frameless(part)
                 if frame is None:
                     continue
+                if self.tracker is not None and frame.part is None:
+                    frame, missed = self.tracker.match(frame)
+                    for part in missed:
+                        self._frameless(part)
                 self.counters.frame_grabbed()
                 if not self._accept():
                     self.counters.frame_dropped("run limit reached")
@@ -203,17 +250,30 @@ class Station:
             self._unaccept()  # free-running video: only counted
             return
         decided = time.monotonic()
-        latencies = {"total": (decided - frame.monotonic) * 1000}
-        self._submit(Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
-                                recipe_version=self.recipe.version, outputs=(), decision=not_inspected(reason),
-                                latencies_ms=latencies))
+        latencies = {"total": (decided - _start(frame)) * 1000}
+        recipe = self._program_for(frame).recipe
+        self._submit(Inspection(frame=frame, station=self.name, recipe=recipe.name, recipe_version=recipe.version,
+                                outputs=(), decision=not_inspected(reason), latencies_ms=latencies))
+
+    def _frameless(self, part: Part) -> None:
+        """A part whose frame never came: its row and its REJECT, with a black one-pixel stand-in image."""
+        now = time.monotonic()
+        frame = Frame(0, self.camera.name, time.time(), part.triggered_at or now, np.zeros((1, 1, 3), np.uint8),
+                      part=part)
+        self._dropped(frame, "no frame came for this part")
+
+    def _program_for(self, frame: Frame) -> Program:
+        if frame.part is None:
+            return self.program
+        return self._program_of.pop(frame.part.id, self.program)
 
     def _infer(self) -> None:
         try:
             while (item := self._frames.get()) is not _STOP:
                 dequeued = time.monotonic()
-                outputs = tuple(self._run_model(model, item) for model in self.models)
-                self._scored.put(_Scored(item, outputs, dequeued, time.monotonic()))
+                program = self._program_for(item)
+                outputs = tuple(self._run_model(model, item) for model in program.models)
+                self._scored.put(_Scored(item, program, outputs, dequeued, time.monotonic()))
         finally:
             self._scored.put(_STOP)
 
@@ -231,9 +291,9 @@ class Station:
             self._done.set()
 
     def _finish(self, item: _Scored) -> None:
-        frame = item.frame
-        elapsed = (time.monotonic() - frame.monotonic) * 1000
-        decision = decide(self.recipe, item.outputs, (frame.width, frame.height), elapsed)
+        frame, recipe = item.frame, item.program.recipe
+        elapsed = (time.monotonic() - _start(frame)) * 1000  # a part's deadline runs from its trigger
+        decision = decide(recipe, item.outputs, (frame.width, frame.height), elapsed)
         hold = self.sink.hold_reason()
         if hold is not None:
             decision = on_hold(decision, hold)
@@ -246,9 +306,8 @@ class Station:
         }
         for output in item.outputs:
             latencies[f"model:{output.model}"] = output.latency_ms
-        self._submit(Inspection(frame=frame, station=self.name, recipe=self.recipe.name,
-                                recipe_version=self.recipe.version, outputs=item.outputs, decision=decision,
-                                latencies_ms=latencies))
+        self._submit(Inspection(frame=frame, station=self.name, recipe=recipe.name, recipe_version=recipe.version,
+                                outputs=item.outputs, decision=decision, latencies_ms=latencies))
 
     def _submit(self, inspection: Inspection) -> None:
         with self._handed:
@@ -273,6 +332,14 @@ class Station:
                 except Exception as exc:  # noqa: BLE001 - a faulty listener must not stop inspection
                     log.warning("inspection listener failed: %s", exc)
         finally:
+            if self.tracker is not None:
+                self.tracker.released(inspection.frame.part)
             with self._handed:
                 self._released += 1
                 self._handed.notify_all()
+
+
+def _start(frame: Frame) -> float:
+    """When the clock for a frame's deadline started: its part's trigger, else its acquisition."""
+    part = frame.part
+    return part.triggered_at if part is not None and part.triggered_at is not None else frame.monotonic

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from inspector.access.roles import Permission
+from inspector.access.service import AccessService, UserSession
 from inspector.config import ConfigError, StationConfig, load_station_config
 from inspector.domain.camera import CameraError
 from inspector.domain.inspection import Inspection, ReasonCode
-from inspector.domain.line import LineControl, LineIO, LineIOStatus, LineState, PartVerdict
+from inspector.domain.line import LineIOStatus, LineState
 from inspector.station.counters import CounterSnapshot, StationCounters
 from inspector.station.errors import CameraUnavailable, ConfigInvalid, ModelRefused, StartupError
-from inspector.station.factory import StationParts, build_station, make_line_io
+from inspector.station.factory import StationParts, build_station
+from inspector.station.line import LineLink, switch_recipe
 from inspector.station.loop import Station
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class State(StrEnum):
 
 
 ACTIVE = (State.RUNNING, State.HOLDING)
+SYSTEM = object()  # who acts when the station process itself starts or stops it (not a logged-in user)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class StationStatus:
     notices: tuple[str, ...] = ()
     hold_reason: str | None = None  # why the station holds (every part REJECT), None when it does not
     db_offline: bool = False  # the database does not answer yet: inspections are buffered in the journal
+    line_sees: tuple[LineState, str | None] | None = None  # what the line sees (and why not ready), with line I/O
 
 
 @dataclass(frozen=True)
@@ -88,16 +92,19 @@ class StationRuntime:
     Operations are serialized; call them from any thread (the window calls them off its UI thread).
     """
 
-    def __init__(self, config_path: Path | str, camera: str | None = None, lines: Sequence[str] = ()) -> None:
-        """``lines`` names the line I/O adapters to run (``stdout``, ...), configured from the station config."""
+    def __init__(self, config_path: Path | str, camera: str | None = None, lines: Sequence[str] = (),
+                 access: AccessService | None = None) -> None:
+        """``lines`` names line I/O adapters to run besides the config's ``line.adapters``. With ``access``,
+        start, stop, counter resets and acknowledgments need a session whose role may do them (or ``SYSTEM``:
+        the station process itself starting), and each is audited."""
         self.config_path = Path(config_path)
         self.camera_override = camera
         self.lines = tuple(lines)
-        self.control = LineControl()
+        self.link: LineLink | None = None
+        self.access = access
         self.recipe_override: Path | None = None
         self.counters = StationCounters()  # run on across rebuilds until reset (a new shift or lot)
         self.parts: StationParts | None = None
-        self.line_io: list[LineIO] = []  # started at the first start; closed after the writer, before the camera
         self.startup_error: StartupError | None = None
         self.last_close: CloseReport | None = None
         self._key: tuple | None = None
@@ -148,7 +155,10 @@ class StationRuntime:
         error = self.startup_error
         alarms = [error.alarm] if error else []
         refused = error.detail if isinstance(error, ModelRefused) else None
-        line = tuple(adapter.status() for adapter in self.line_io)
+        link = self.link
+        line = link.statuses() if link else ()
+        if link:
+            alarms.extend(link.alarms())
         parts = self.parts
         if parts is None:
             return StationStatus(self._state, counters, model_refused=refused, line_io=line, alarms=tuple(alarms))
@@ -168,16 +178,18 @@ class StationRuntime:
             reason = next(r for r in last.decision.reasons if r.code is ReasonCode.MODEL_ERROR)
             alarms.append(f"Model error: {reason.text} – parts are rejected")
         models = ", ".join(m.bundle.manifest.name for m in parts.models)
+        line_sees = None if link is None or not link.adapters else (link.state, link.reason)
         return StationStatus(self._state, counters, camera.name, connected, camera.stats.reconnects, writer.db_ok,
                              writer.journaled, writer.logged, models, refused, line, tuple(alarms),
-                             tuple(camera.stats.warnings), hold, writer.db_ok is False)
+                             tuple(camera.stats.warnings), hold, writer.db_ok is False, line_sees)
 
     # ---- control -----------------------------------------------------------------------------------------------
-    def start(self, frames: int | None = None) -> None:
+    def start(self, frames: int | None = None, by: UserSession | object | None = SYSTEM) -> None:
         """Build the station if needed and start it (``frames``: stop acquiring after that many).
 
         A failure leaves the state ``error`` and raises a typed :class:`StartupError`.
         """
+        self._allow(by, Permission.STATION_RUN, "station.start")
         with self._ops:
             if self._state is State.CLOSED:
                 raise RuntimeError("the station runtime is closed")
@@ -205,8 +217,9 @@ class StationRuntime:
             self._set(State.RUNNING)
             self._watch(parts)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0, by: UserSession | object | None = SYSTEM) -> None:
         """Stop acquisition, inspect and log what is already in the pipeline; the station stays built."""
+        self._allow(by, Permission.STATION_RUN, "station.stop")
         with self._ops:
             if self._state not in ACTIVE or self.parts is None:
                 return
@@ -221,18 +234,41 @@ class StationRuntime:
         station = self.station
         return station.wait(timeout) if station is not None else True
 
-    def acknowledge(self) -> bool:
+    def acknowledge(self, by: UserSession | object | None = SYSTEM) -> bool:
         """The operator acknowledges the alarms: a journal that refused a write is tried again (True when the
         station no longer has to hold)."""
+        self._allow(by, Permission.ALARMS_ACKNOWLEDGE, "alarms.acknowledge")
         parts = self.parts
         if parts is None:
             return True
         parts.writer.retry_journal()
         return parts.writer.hold_reason() is None
 
-    def reset_counters(self) -> None:
+    def reset_counters(self, by: UserSession | object | None = SYSTEM) -> None:
         """New shift or lot: inspected, pass, fail and yield start again from zero."""
+        self._allow(by, Permission.COUNTERS_RESET, "counters.reset")
         self.counters.reset()
+
+    def _allow(self, by: UserSession | object | None, permission: Permission, action: str) -> None:
+        """Refuse (audited) unless ``by`` may; record the action by whom (the system, or a logged-in user)."""
+        if self.access is None:
+            return
+        if by is not SYSTEM:
+            self.access.require(by, permission, action)
+        self._audit(action, {}, by)
+
+    def _audit_later(self, action: str, detail: dict) -> None:
+        """Audit off the hold watch: a database that is down must not slow the watch."""
+        if self.access is not None:
+            threading.Thread(target=self._audit, args=(action, detail), name="station-audit", daemon=True).start()
+
+    def _audit(self, action: str, detail: dict, by: UserSession | object | None = SYSTEM) -> None:
+        if self.access is None:
+            return
+        try:
+            self.access.record(action, "station", by if isinstance(by, UserSession) else None, detail)
+        except Exception as exc:  # noqa: BLE001 - an unreachable database must not stop an operator's action
+            log.warning("%s not audited (database: %s)", action, exc)
 
     def close(self, timeout: float = 30.0) -> CloseReport:
         """The one orderly close; afterwards the state is ``closed``. Idempotent."""
@@ -241,19 +277,20 @@ class StationRuntime:
                 return self.last_close
             self._set(State.STOPPING)
             try:
-                report = self._close_parts(timeout)
+                report = self._close_parts(timeout, final=True)
             finally:
                 self._set(State.CLOSED)
             return report
 
     # ---- internals ---------------------------------------------------------------------------------------------
-    def _swap(self, expected: State, state: State) -> None:
-        """``expected`` -> ``state``, only if nothing else changed the state meanwhile."""
+    def _swap(self, expected: State, state: State) -> bool:
+        """``expected`` -> ``state``, only if nothing else changed the state meanwhile (True when it did)."""
         with self._state_lock:
             if self._state is not expected:
-                return
+                return False
             self._state = state
         self._notify_state(state)
+        return True
 
     def _set(self, state: State) -> None:
         with self._state_lock:
@@ -277,43 +314,39 @@ class StationRuntime:
         def watch() -> None:
             while not stop.wait(0.1):
                 reason = parts.writer.hold_reason()
+                if self.link is not None:
+                    self.link.update(self._state in ACTIVE, reason)
                 if reason is not None and reason.split(" (")[0] not in (r.split(" (")[0] for r in self.held):
                     self.held.append(reason)
                     log.error("station on HOLD: %s", reason)
-                if reason is not None:
-                    self._swap(State.RUNNING, State.HOLDING)
-                else:
-                    self._swap(State.HOLDING, State.RUNNING)
+                if reason is not None and self._swap(State.RUNNING, State.HOLDING):
+                    self._audit_later("station.hold", {"reason": reason})
+                elif reason is None and self._swap(State.HOLDING, State.RUNNING):
+                    self._audit_later("station.resume", {})
 
         self._monitor = threading.Thread(target=watch, name="station-hold-watch", daemon=True)
         self._monitor.start()
 
     def _start_lines(self, config: StationConfig) -> None:
-        if self.line_io or not self.lines:
-            return
-        adapters = [make_line_io(name, config) for name in self.lines]
-        for adapter in adapters:
-            adapter.start(self.control)
-        self.line_io = adapters
-        self.add_listener(self._publish)
-        self.on_state(self._publish_state)
+        if self.link is None:
+            names = (*config.line.adapters, *self.lines)
+            if not names:
+                return
+            self.link = LineLink(names, lambda: self.station, self.select_recipe)
+            self.add_listener(self.link.publish)
+        self.link.start(config)
 
-    def _publish(self, inspection: Inspection) -> None:
-        verdict = PartVerdict.of(inspection, time.time(), inspection.recorded)
-        for adapter in self.line_io:
-            try:
-                adapter.publish(verdict)
-            except Exception as exc:  # noqa: BLE001 - one adapter's fault must not keep the verdict from others
-                log.warning("line I/O %s could not publish %s: %s", adapter.name, verdict.uid, exc)
-
-    def _publish_state(self, state: State) -> None:
-        line = {State.RUNNING: LineState.READY, State.HOLDING: LineState.HOLDING}.get(state, LineState.STOPPED)
-        reason = self.parts.writer.hold_reason() if state is State.HOLDING and self.parts else None
-        for adapter in self.line_io:
-            try:
-                adapter.publish_state(line, reason)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("line I/O %s could not publish the state: %s", adapter.name, exc)
+    def select_recipe(self, path: Path) -> str:
+        """Switch the running station to the recipe at ``path`` (the PLC selects by id); "" when done, else why
+        not. Parts in flight finish on the recipe they were triggered under."""
+        station = self.station
+        if station is None:
+            return "the station is not running"
+        pipeline = self.config().pipeline
+        error = switch_recipe(station, path, pipeline.runtime, pipeline.device, pipeline.inference_threads)
+        if not error:
+            self.recipe_override = path
+        return error
 
     def _failed(self, error: StartupError) -> None:
         self.startup_error = error
@@ -335,16 +368,19 @@ class StationRuntime:
         if self.parts is not None and key == self._key:
             return self.parts
         self._close_parts()
-        parts = build_station(config, self.camera_override)
+        parts = build_station(config, self.camera_override, self.link.tracker if self.link else None)
         parts.station.counters = self.counters
         parts.station.add_listener(self._dispatch)
         self.parts, self._key = parts, key
         return parts
 
-    def _close_parts(self, timeout: float = 30.0) -> CloseReport:
+    def _close_parts(self, timeout: float = 30.0, final: bool = False) -> CloseReport:
         parts, self.parts, self._key = self.parts, None, None
         if parts is None:
-            self.last_close = CloseReport(("nothing was running",), camera_closed=True)
+            steps = ["nothing was running"]
+            if self.link is not None and final:
+                steps.extend(self.link.close())
+            self.last_close = CloseReport(tuple(steps), camera_closed=True)
             return self.last_close
         self._monitor_stop.set()
         station, writer, camera = parts.station, parts.writer, parts.camera
@@ -356,12 +392,9 @@ class StationRuntime:
         steps.append(f"pipeline drained ({inspected} inspected)" if drained else "pipeline did not drain in time")
         writer.close(timeout if writer.db_ok is not False else min(timeout, 3.0))  # offline: the journal keeps it
         steps.append(f"writer closed ({writer.logged} logged, {writer.journaled} journaled)")
-        for adapter in self.line_io:
-            try:
-                adapter.close()
-                steps.append(f"line I/O {adapter.name} closed")
-            except Exception as exc:  # noqa: BLE001 - the camera must still be closed
-                steps.append(f"line I/O {adapter.name} did not close: {exc}")
+        if self.link is not None and final:
+            self.link.update(False, None)
+            steps.extend(self.link.close())
         for model in parts.models:
             model.bundle.close()
         closed = False

@@ -22,6 +22,9 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; the message names the (masked) URL and the reason."""
 
 
+WRITE_INTENT = "inspector_write_intent"
+
+
 def default_sqlite_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir).expanduser().resolve() / 'inspector.db'}"
 
@@ -49,6 +52,14 @@ def _sqlite_file(url: URL) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:") or url.query.get("mode") == "memory":
         return None
     return Path(database)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for a unit of work that will write (``UnitOfWork.for_writing``): a deferred
+    transaction that read first cannot upgrade to a write once another connection committed (SQLITE_BUSY at once,
+    no busy wait)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_INTENT)
+                               else "BEGIN")
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -85,7 +96,7 @@ def make_engine(url: str | URL, *, echo: bool = False, connect_timeout: float = 
         connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         engine = create_engine(parsed, echo=echo, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
-        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
         connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))

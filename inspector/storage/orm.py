@@ -35,7 +35,7 @@ NAMING_CONVENTION = {
 VERDICTS = ("PASS", "FAIL")
 ARTIFACT_STATES = ("written", "missing")  # missing: the images were never written (artifacts_error says why)
 ARTIFACT_KINDS = ("image", "heatmap", "thumbnail")
-ROLES = ("operator", "qa", "ml", "admin")
+ROLES = ("operator", "qa", "engineer", "admin")  # 0005: "ml" became "engineer"
 REVIEW_STATUSES = ("unreviewed", "confirmed", "false_positive", "false_negative", "escalated")
 # QA review actions (table ``reviews``) and the review_status each one leaves; a comment changes none.
 REVIEW_ACTIONS = ("confirm", "false_reject", "escape", "comment")
@@ -242,11 +242,19 @@ class UserRow(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     role: Mapped[str] = mapped_column(String(16))
     created: Mapped[datetime] = mapped_column(default=utcnow)
+    # 0005: accounts. A user without a password hash cannot log in (an admin sets one).
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    password_changed_at: Mapped[datetime | None]
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None]
 
 
 class AuditRow(Base):
+    """One audit entry; append-only and hash-chained (see ``inspector.storage.audit``)."""
+
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), UniqueConstraint("seq", name="uq_audit_log_seq"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -255,6 +263,38 @@ class AuditRow(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(BigInteger)  # 0005: 1, 2, 3, ... with no gap
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The chain's end (one row, id 1): appending locks it, so concurrent writers chain one after the other."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class RecipeSignatureRow(Base):
+    """An engineer's electronic signature of a recipe file's content (0005)."""
+
+    __tablename__ = "recipe_signatures"
+    __table_args__ = (Index("ix_recipe_signatures_name", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    meaning: Mapped[str] = mapped_column(Text)
+    audit_seq: Mapped[int] = mapped_column(BigInteger)
+
+    user: Mapped[UserRow] = relationship(lazy="joined")
 
 
 class ReviewRow(Base):

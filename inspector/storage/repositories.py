@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inspector.storage import audit
 from inspector.storage.archive import StoredArtifact
 from inspector.storage.orm import (
     ArtifactRow,
@@ -151,13 +152,14 @@ class AuditRepository:
 
     def add(self, action: str, entity: str, entity_id: object = None, detail: dict[str, Any] | None = None,
             user: UserRow | None = None, at: datetime | None = None) -> AuditRow:
-        row = AuditRow(action=action, entity=entity, entity_id=None if entity_id is None else str(entity_id),
-                       detail=detail or {}, user_id=None if user is None else user.id, at=at or datetime.now(UTC))
-        self.session.add(row)
-        return row
+        """Append a row to the hash chain (``inspector.storage.audit``), in the unit of work's transaction."""
+        if user is not None and user.id is None:
+            self.session.flush()
+        return audit.append(self.session, action, entity, entity_id, detail, None if user is None else user.id,
+                            at or datetime.now(UTC))
 
     def list(self, entity: str | None = None, entity_id: object = None, limit: int = 100) -> Sequence[AuditRow]:
-        query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
+        query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(limit)
         if entity is not None:
             query = query.where(AuditRow.entity == entity)
         if entity_id is not None:

@@ -29,6 +29,10 @@ class SqlAlchemyUnitOfWork:
             raise RuntimeError("the unit of work is already open")
         self._session = session = self.session_factory()
         self._uncommitted = False
+        if getattr(self, "_write", False):
+            from inspector.storage.database import WRITE_INTENT
+
+            session.connection(execution_options={WRITE_INTENT: True})
         event.listen(session, "after_flush", self._flushed)
         self.inspections = InspectionRepository(session)
         self.stations = self.inspections.stations
@@ -47,6 +51,12 @@ class SqlAlchemyUnitOfWork:
                 session.rollback()  # discards (and expires) everything not committed
         finally:
             session.close()  # rows only read stay usable, detached
+
+    def writing(self) -> SqlAlchemyUnitOfWork:
+        """Say before ``with`` that this unit of work writes (SQLite: BEGIN IMMEDIATE, which waits its turn for
+        the lock, where a transaction that read first would fail at once on its first write)."""
+        self._write = True
+        return self
 
     def _flushed(self, *_args: object) -> None:
         self._uncommitted = True

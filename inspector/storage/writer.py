@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from inspector.domain.inspection import Inspection
+from inspector.storage import audit
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import describe_error, make_engine, make_session_factory
 from inspector.storage.journal import Journal
@@ -534,9 +535,10 @@ class InspectionWriter:
         self._committed(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        with SqlAlchemyUnitOfWork(self._sessions) as uow:
+        with SqlAlchemyUnitOfWork(self._sessions).writing() as uow:
             existing = uow.inspections.existing_uids([item.record.uid for item in batch])
-            uow.inspections.add_all([item.record for item in batch if item.record.uid not in existing])
+            rows = uow.inspections.add_all([item.record for item in batch if item.record.uid not in existing])
+            audit.seal(uow.session, rows, self.station_name)  # a flipped verdict breaks this seal
             uow.commit()
 
     def _committed(self, batch: list[_Pending], logged: bool = True) -> None:

@@ -25,10 +25,11 @@ def make_window(qtbot) -> Iterator[Callable[..., QtStationWindow]]:
     """Build shown station windows; at teardown their stations are stopped and their writers closed."""
     controllers: list[StationController] = []
 
-    def make(config: Path, camera: str | None = None, review=None) -> QtStationWindow:
-        controller = StationController(config, camera)
+    def make(config: Path, camera: str | None = None, review=None, lines: tuple[str, ...] = (), access=None,
+             idle_logout_s: float = 900.0) -> QtStationWindow:
+        controller = StationController(config, camera, lines=lines, access=access)
         controllers.append(controller)
-        window = QtStationWindow(controller, review=review)
+        window = QtStationWindow(controller, review=review, access=access, idle_logout_s=idle_logout_s)
         qtbot.addWidget(window)
         window.resize(1600, 1000)
         window.show()

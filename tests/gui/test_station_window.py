@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,17 +13,17 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from inspector.config import load_station_config
+from inspector.domain.line import LineIOStatus, LineState
 from inspector.gui.app import review_opener
 from inspector.gui.qt_results import QtResultDialog
 from inspector.gui.qt_settings_dialog import QtSettingsDialog
 from inspector.gui.qt_widgets import dark_palette
 from inspector.gui.station_controller import CLOSED, ERROR, RUNNING, STOPPED
-from inspector.review.access import set_role
 from inspector.station.errors import ModelRefused
 from inspector.station.factory import database_url
-from inspector.station.runtime import LineIOStatus, StationStatus
+from inspector.station.runtime import StationStatus
 from inspector.storage.database import make_engine
-from inspector.storage.migrate import upgrade
+from tests.accounts import accounts
 from tests.integration.station.conftest import write_station
 
 pytestmark = pytest.mark.slow
@@ -211,18 +212,22 @@ def test_a_qa_user_opens_the_review_of_the_station_database(qtbot, make_window, 
 def _qa_user_opens_the_review(qtbot, make_window, station_config: Path, test_output: Path) -> None:
     url = database_url(load_station_config(station_config))
     (station_config.parent / "station").mkdir()
-    upgrade(url)
-    assert review_opener(station_config, "olga") is None  # not a user
-    set_role(url, "olga", "operator")
-    assert review_opener(station_config, "olga") is None
-    set_role(url, "quinn", "qa")
-    window = make_window(station_config, review=review_opener(station_config, "quinn"))
-    assert window.review_button.isVisible()
+    access = accounts(url)
+    window = make_window(station_config, review=review_opener(url), access=access)
+    assert not window.review_button.isVisible()  # nobody is logged in
+    window.log_in(access.authenticate("olga", "operator-pass-1"))
+    assert not window.review_button.isVisible()  # an operator gets no QA review
     _start(qtbot, window)
     qtbot.waitUntil(lambda: window.controller.counters.snapshot().inspected >= 4, timeout=30_000)
     window.stop()
     qtbot.waitUntil(lambda: window.controller.state == STOPPED, timeout=30_000)
     logged = _rows(station_config)
+    window.log_out()
+    window.log_in(access.authenticate("quinn", "qa-review-pass-1"))
+    assert window.review_button.isVisible()
+    qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)  # QA does not run the line
+    qtbot.waitUntil(lambda: window.notice.text().startswith("Refused:"), timeout=10_000)
+    assert "qa" in window.notice.text() and window.controller.state == STOPPED
 
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
@@ -240,13 +245,19 @@ def _qa_user_opens_the_review(qtbot, make_window, station_config: Path, test_out
     review.close()
 
 
+
+
 def test_the_line_io_light_shows_what_is_configured(make_window, station_config: Path) -> None:
     window = make_window(station_config)
     counters = window.controller.counters.snapshot()
-    plc = LineIOStatus("opcua", True, "PLC 10.0.0.7 · heartbeat 0.4 s")
+    plc = LineIOStatus("opcua", True, "serving", peer="opc.tcp://10.0.0.7:4840/inspector/", heartbeat_age_s=0.4)
     mes = LineIOStatus("mqtt", False, "broker unreachable")
-    window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc,)))
-    assert (window.line_light.level, window.line_light.detail) == ("ok", "opcua: PLC 10.0.0.7 · heartbeat 0.4 s")
+    window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc,), line_sees=(LineState.READY, None)))
+    assert (window.line_light.level, window.line_light.detail) == (
+        "ok", "opcua opc.tcp://10.0.0.7:4840/inspector/ · line sees READY · heartbeat 0.4 s ago")
+    window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc,),
+                                            line_sees=(LineState.HOLDING, "PLC heartbeat lost (6 s)")))
+    assert window.line_light.level == "warn" and "line sees HOLDING" in window.line_light.detail
     window.lights.show_status(StationStatus(RUNNING, counters, line_io=(plc, mes)))
     assert (window.line_light.level, window.line_light.detail) == ("error", "mqtt: broker unreachable")
     window.lights.show_status(StationStatus(RUNNING, counters))
@@ -268,3 +279,24 @@ def test_closing_the_window_runs_the_runtimes_close_sequence(qtbot, make_window,
     inspected = runtime.counters.snapshot().inspected
     assert report.journaled == writer.journaled == 0 and report.logged == inspected == _rows(station_config)
     assert not any((station_config.parent / "station" / "journal").glob("*.json"))
+
+
+def test_with_a_line_the_light_shows_the_peer_and_each_result_its_serial(qtbot, make_window, tmp_path: Path,
+                                                                         tiny_bundle: Path, test_output: Path) -> None:
+    from inspector.integration.line_sim import simulate
+    from tests.integration.line.conftest import line_station
+
+    config, line = line_station(tmp_path, tiny_bundle)
+    window = make_window(config, lines=("opcua",))
+    _start(qtbot, window)
+    results = {}
+    plc = threading.Thread(target=lambda: results.update(r=simulate("opcua", 12, 8, "LOT-W", line["opcua"])))
+    plc.start()
+    qtbot.waitUntil(lambda: window.line_light.level == "ok" and "heartbeat" in window.line_light.detail
+                    and "s ago" in window.line_light.detail, timeout=30_000)
+    qtbot.waitUntil(lambda: window.frame_info.text().startswith("part ") and "lot LOT-W" in window.frame_info.text(),
+                    timeout=30_000)
+    plc.join(60)
+    assert results["r"].summary().startswith("parts=12 verdicts=12")
+    assert "opc.tcp://127.0.0.1:" in window.line_light.detail and "line sees" in window.line_light.detail
+    window.grab().save(str(test_output / "station_window_line.png"))

@@ -253,7 +253,10 @@ class QtDetailView(QWidget):
         self.facts["Models"].setText("<br>".join(model_line(m, m.bundle == detail.bundle) for m in detail.models)
                                      or "—")
         self.facts["Station"].setText(f"{detail.station} · camera {detail.camera}")
-        self.facts["Frame"].setText(f"{detail.frame_id} · uid {detail.uid}")
+        part = "" if detail.part_id is None else f" · part {detail.part_id}" + (
+            f" serial {detail.serial}" if detail.serial and detail.serial != detail.part_id else "") + (
+            f" lot {detail.lot}" if detail.lot else "")
+        self.facts["Frame"].setText(f"{detail.frame_id} · uid {detail.uid}{part}")
         self.facts["Latency (ms)"].setText(" · ".join(f"{k} {v:.1f}" for k, v in detail.latencies_ms.items()) or "—")
         codes = f" [{', '.join(detail.reason_codes)}]" if detail.reason_codes else ""
         self.facts["Reasons"].setText(("; ".join(detail.reasons) or "—") + codes)

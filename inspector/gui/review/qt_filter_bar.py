@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QWidget,
 )
@@ -60,6 +61,7 @@ class QtFilterBar(QWidget):
         self.review = self._combo([ANY, *REVIEW_CHOICES.values()])
         self.defect_class = self._combo([ANY], "A model region's class or the reviewer's class")
         self.min_score, self.max_score = self._score("min"), self._score("max")
+        self.serial, self.lot = self._text("Part serial from the PLC (exact)"), self._text("Lot (exact)")
         self.reset_button = QPushButton("Reset")
         self.reset_button.clicked.connect(self.reset)
         grid = QGridLayout(self)
@@ -72,9 +74,9 @@ class QtFilterBar(QWidget):
         score.addWidget(QLabel("–"))
         score.addWidget(self.max_score)
         row1 = [("Time", self.preset), ("From", self.start_edit), ("To", self.end_edit), ("Verdict", self.verdict),
-                ("Review", self.review)]
+                ("Review", self.review), ("Serial", self.serial)]
         row2 = [("Station", self.station), ("Recipe", self.recipe), ("Bundle", self.bundle),
-                ("Class", self.defect_class), ("Score", score)]
+                ("Class", self.defect_class), ("Score", score), ("Lot", self.lot)]
         for r, row in enumerate((row1, row2)):
             for c, (label, widget) in enumerate(row):
                 grid.addWidget(QLabel(label), r, 2 * c)
@@ -82,8 +84,8 @@ class QtFilterBar(QWidget):
                     grid.addLayout(widget, r, 2 * c + 1)
                 else:
                     grid.addWidget(widget, r, 2 * c + 1)
-        grid.addWidget(self.reset_button, 0, 10)
-        grid.setColumnStretch(11, 1)
+        grid.addWidget(self.reset_button, 0, 12)
+        grid.setColumnStretch(13, 1)
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self._preset_changed()
         self._debounce.stop()  # the owner asks for the first filters itself
@@ -96,6 +98,14 @@ class QtFilterBar(QWidget):
         combo.setToolTip(tip)
         combo.currentIndexChanged.connect(self._touched)
         return combo
+
+    def _text(self, tip: str) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setPlaceholderText("any")
+        edit.setToolTip(tip)
+        edit.setMaximumWidth(150)
+        edit.textChanged.connect(self._touched)
+        return edit
 
     def _datetime(self) -> QDateTimeEdit:
         edit = QDateTimeEdit(calendarPopup=True)
@@ -139,7 +149,8 @@ class QtFilterBar(QWidget):
             bundle=self._value(self.bundle), verdict=self._value(self.verdict),
             min_score=None if lo.value() <= lo.minimum() else lo.value(),
             max_score=None if hi.value() <= hi.minimum() else hi.value(),
-            review_status=review, defect_class=self._value(self.defect_class))
+            review_status=review, defect_class=self._value(self.defect_class),
+            serial=self.serial.text().strip() or None, lot=self.lot.text().strip() or None)
 
     def set_options(self, options: FilterOptions) -> None:
         """Fill the choices, keeping what is selected."""
@@ -171,4 +182,6 @@ class QtFilterBar(QWidget):
             combo.setCurrentIndex(0)
         for spin in (self.min_score, self.max_score):
             spin.setValue(spin.minimum())
+        for edit in (self.serial, self.lot):
+            edit.clear()
         self._touched()

@@ -15,7 +15,7 @@ from inspector.review.charts_data import local_tz
 from inspector.review.context import ReviewContext
 from inspector.review.queries import Cursor, InspectionSummary, Page, ReviewFilter, Sort
 
-COLUMNS = ("ID", "Acquired", "Station", "Recipe", "Model bundle", "Verdict", "Score", "Review", "Class")
+COLUMNS = ("ID", "Acquired", "Station", "Recipe", "Model bundle", "Verdict", "Score", "Review", "Class", "Part")
 SORTABLE = {1: "time", 6: "score"}
 STATUS_TEXT = {"unreviewed": "", "confirmed": "confirmed", "false_positive": "false reject",
                "false_negative": "escape", "escalated": "escalated"}
@@ -167,7 +167,9 @@ class QtInspectionTableModel(QAbstractTableModel):
             return "—" if row.score is None else f"{row.score:.3f}"
         if column == 7:
             return STATUS_TEXT.get(row.review_status, row.review_status)
-        return row.defect_class or ""
+        if column == 8:
+            return row.defect_class or ""
+        return (row.serial or "") + (f" · lot {row.lot}" if row.lot else "")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         row = self.row(index.row()) if index.isValid() else None

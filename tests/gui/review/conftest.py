@@ -15,7 +15,7 @@ from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import default_sqlite_url, make_engine, make_session_factory
 from inspector.storage.migrate import upgrade
 from inspector.storage.records import InspectionRecord
-from tests.unit.inspector.review.factories import fill, make_records
+from tests.unit.inspector.review.factories import add_reviewers, fill, make_records
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +28,7 @@ def review_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     upgrade(url)
     engine = make_engine(url)
     fill(make_session_factory(engine), records)
+    add_reviewers(make_session_factory(engine))
     engine.dispose()
     return root / "inspector.db", store.root, records
 

@@ -13,7 +13,7 @@ from inspector.review.context import ReviewContext
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.orm import ReviewRow
 from tests.integration.storage.conftest import pg, pg_url
-from tests.unit.inspector.review.factories import fill
+from tests.unit.inspector.review.factories import add_reviewers, fill
 
 
 def test_review_window_on_postgresql(qtbot, review_template) -> None:
@@ -31,6 +31,7 @@ def test_review_window_on_postgresql(qtbot, review_template) -> None:
         ctx = ReviewContext(url, "ana", artifacts)  # migrates the empty schema
         engine = make_engine(url)
         fill(make_session_factory(engine), records)
+        add_reviewers(make_session_factory(engine))
         engine.dispose()
         window = QtReviewWindow(ctx, tz=UTC)
         qtbot.addWidget(window)

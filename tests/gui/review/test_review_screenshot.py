@@ -10,7 +10,7 @@ from inspector.review.context import ReviewContext
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import default_sqlite_url, make_engine, make_session_factory
 from inspector.storage.migrate import upgrade
-from tests.unit.inspector.review.factories import fill, make_records
+from tests.unit.inspector.review.factories import add_reviewers, fill, make_records
 
 
 def test_review_window_screenshot(qtbot, tmp_path: Path, test_output: Path) -> None:
@@ -20,6 +20,7 @@ def test_review_window_screenshot(qtbot, tmp_path: Path, test_output: Path) -> N
     upgrade(url)
     engine = make_engine(url)
     ids = fill(make_session_factory(engine), records)
+    add_reviewers(make_session_factory(engine))
     engine.dispose()
     ctx = ReviewContext(url, "ana", store.root)
     for r in records[24:]:  # the newest two thirds have been reviewed, with the simulator's truth

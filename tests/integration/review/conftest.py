@@ -11,14 +11,15 @@ from sqlalchemy import text
 
 from inspector.review.context import ReviewContext
 from inspector.storage.archive import ArtifactStore
+from inspector.storage.audit import GENESIS
 from inspector.storage.database import default_sqlite_url, make_engine, make_session_factory
 from inspector.storage.migrate import upgrade
 from inspector.storage.records import InspectionRecord
 from tests.integration.storage.conftest import pg, pg_url
-from tests.unit.inspector.review.factories import fill, make_records
+from tests.unit.inspector.review.factories import add_reviewers, fill, make_records
 
-TABLES = ("reviews", "defect_regions", "inspection_models", "inspections", "audit_log", "users", "artifacts",
-          "model_bundles", "recipes", "stations")
+TABLES = ("reviews", "defect_regions", "inspection_models", "inspections", "audit_log", "recipe_signatures", "users",
+          "artifacts", "model_bundles", "recipes", "stations")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -64,6 +65,7 @@ def _empty(url: str) -> None:
             else:
                 for table in TABLES:
                     connection.execute(text(f"DELETE FROM {table}"))
+            connection.execute(text("UPDATE audit_head SET seq = 0, last_hash = :genesis"), {"genesis": GENESIS})
     finally:
         engine.dispose()
 
@@ -75,6 +77,7 @@ def filled(backend_url: str, archive: ArtifactStore, records: list[InspectionRec
     _empty(backend_url)
     engine = make_engine(backend_url)
     ids = fill(make_session_factory(engine), records)
+    add_reviewers(make_session_factory(engine))
     engine.dispose()
     ctx = ReviewContext(backend_url, "ana", Path(archive.root), migrate=False, check=False)
     yield ctx, ids

@@ -135,3 +135,12 @@ def test_chart_aggregates_match_the_records(filled: Filled, records: list[Inspec
     assert len(data.reviewed.scores) == 2 and sorted(data.reviewed.is_defect) == [False, True]
     narrow = ctx.charts.all(ReviewFilter(station="line-1", start=START + timedelta(hours=6)))
     assert narrow.total == sum(r.station == "line-1" and at(r) >= START + timedelta(hours=6) for r in records)
+
+
+def test_filter_by_part_serial_and_lot(filled: Filled) -> None:
+    ctx, _ = filled
+    queries = ctx.queries
+    assert queries.count(ReviewFilter(lot="LOT-A")) == 20
+    [row] = queries.page(ReviewFilter(serial="S00007")).rows
+    assert (row.serial, row.lot) == ("S00007", "LOT-A")
+    assert queries.count(ReviewFilter(serial="S00007", lot="LOT-B")) == 0

@@ -18,6 +18,8 @@ def write_station(tmp_path: Path, bundle: Path, **camera) -> Path:
         "recipe": str(recipe),
         "pipeline": {"queue_size": 4, "backpressure": "block", "runtime": "onnxruntime"},
         "writer": {"batch_size": 8, "flush_interval_s": 0.2},
+        # Signed recipes are the default; tests/integration/access covers them. These tests run unsigned ones.
+        "security": {"require_signed_recipes": False},
     }
     path = tmp_path / "station.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -63,7 +63,8 @@ def make_record(i: int, store: ArtifactStore, size: int = 96) -> InspectionRecor
         models=() if bundle is None else (ModelRecord(0, bundle, score, None if score is None else THRESHOLD,
                                                       None if score is None else 0.4, None, 18.0 + i % 5),),
         truth_defective=defect is not None, truth_defect=defect, heatmap=heat,
-        thumbnail=store.put_png(thumbnail(sample.image, 48), "thumbnail"), regions=regions)
+        thumbnail=store.put_png(thumbnail(sample.image, 48), "thumbnail"), regions=regions,
+        part_id=f"P{i:05d}", serial=f"S{i:05d}", lot="LOT-A" if i < 20 else "LOT-B")
 
 
 def make_records(store: ArtifactStore, n: int = 40, size: int = 96) -> list[InspectionRecord]:
@@ -78,3 +79,18 @@ def fill(sessions: Callable[[], Session], records: Sequence[InspectionRecord]) -
         ids = {row.uid: row.id for row in rows}
         uow.commit()
     return ids
+
+
+REVIEWERS = {"ana": ("qa", "ana-password-1"), "bob": ("qa", "bob-password-1"), "otto": ("operator", "otto-password")}
+
+
+def add_reviewers(sessions: Callable[[], Session]) -> None:
+    """The test users (QA reviewers ana and bob, operator otto), with their passwords, when not there yet."""
+    from inspector.access.passwords import hash_password
+    from inspector.storage.orm import UserRow
+
+    with SqlAlchemyUnitOfWork(sessions) as uow:
+        for name, (role, password) in REVIEWERS.items():
+            if uow.users.get(name) is None:
+                uow.session.add(UserRow(name=name, role=role, password_hash=hash_password(password)))
+        uow.commit()

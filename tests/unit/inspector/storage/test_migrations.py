@@ -15,7 +15,7 @@ def test_fresh_database_upgrades_to_head_and_matches_the_models(tmp_path: Path) 
     url = default_sqlite_url(tmp_path)
     assert current(url) is None
     upgrade(url)
-    assert current(url) == head() == "0004"
+    assert current(url) == head() == "0005"
     assert differences(url) == []
     upgrade(url)  # idempotent
     engine = make_engine(url)
