@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -134,16 +135,16 @@ class QtStationWindow(QMainWindow):
         for button in (self.start_button, self.stop_button, self.settings_button, self.review_button,
                        self.fullscreen_button):
             header.addWidget(button)
-        header.addSpacing(12)
-        header.addWidget(self.session_label)
-        header.addWidget(self.login_button)
 
         self.lights = QtStatusLights()
         self.camera_light, self.model_light = self.lights.camera, self.lights.model
         self.database_light, self.line_light = self.lights.database, self.lights.line_io
         self.clock = QLabel()
         self.clock.setStyleSheet("font-size: 20px; font-weight: 700; background: transparent;")
-        self.lights.layout().addWidget(self.clock)
+        for widget in (self.session_label, self.login_button, self.clock):  # who is logged in, beside the time
+            widget.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)  # never squeezed
+            self.lights.layout().addWidget(widget)
+        self.lights.layout().insertSpacing(self.lights.layout().count() - 1, 16)
         self.alarms = QtAlarmBanner()
 
         self.image_view = QtImageView()

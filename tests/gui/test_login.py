@@ -52,6 +52,8 @@ def test_login_with_a_wrong_then_the_right_password(qtbot, make_window, station_
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.session is not None)
     assert window.session_label.text() == "olga (operator)" and window.login_button.text() == "Log out"
+    qtbot.wait(100)  # the layout follows the new texts on the next turn of the event loop
+    assert window.grab().save(str(test_output / "station_logged_in.png"))
     assert _actions(access)[-2:] == ["login.failure", "login.success"]
 
 

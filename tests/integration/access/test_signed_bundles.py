@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 from pathlib import Path
 
@@ -14,19 +12,12 @@ from typer.testing import CliRunner
 from inspector.station.errors import ModelRefused
 from inspector.station.runtime import StationRuntime
 from tests.integration.station.conftest import write_station
+from tests.unit.inspector.bundle.test_signing import rewrite_manifest
 from training.cli import app as train_cli
 
 
 def _copy(tiny_bundle: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
-
-
-def _rewrite_manifest(folder: Path, change) -> None:
-    path = folder / "manifest.json"
-    manifest = json.loads(path.read_text())
-    change(manifest)
-    path.write_text(json.dumps(manifest))
-    (folder / "manifest.sha256").write_text(hashlib.sha256(path.read_bytes()).hexdigest() + "\n")
 
 
 def _passing_everything(m: dict) -> None:
@@ -42,7 +33,7 @@ def test_verify_accepts_the_signed_bundle(tiny_bundle: Path) -> None:
 
 def test_verify_refuses_rewritten_thresholds_naming_the_signature(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
-    _rewrite_manifest(bundle, _passing_everything)
+    rewrite_manifest(bundle, _passing_everything)
     result = CliRunner().invoke(train_cli, ["verify", str(bundle)])
     assert result.exit_code != 0 and "signature" in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
@@ -50,7 +41,7 @@ def test_verify_refuses_rewritten_thresholds_naming_the_signature(tiny_bundle: P
 
 def test_verify_refuses_a_path_out_of_the_bundle(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
-    _rewrite_manifest(bundle, lambda m: m["files"].update({"../../../../etc/passwd": "0" * 64}))
+    rewrite_manifest(bundle, lambda m: m["files"].update({"../../../../etc/passwd": "0" * 64}))
     result = CliRunner().invoke(train_cli, ["verify", str(bundle)])
     assert result.exit_code != 0 and "leaves the bundle" in result.output and "root:" not in result.output
 
@@ -65,7 +56,7 @@ def _station(tmp_path: Path, bundle: Path, **security) -> Path:
 
 def test_the_station_refuses_a_bundle_changed_after_signing(tiny_bundle: Path, tmp_path: Path) -> None:
     bundle = _copy(tiny_bundle, tmp_path)
-    _rewrite_manifest(bundle, _passing_everything)
+    rewrite_manifest(bundle, _passing_everything)
     runtime = StationRuntime(_station(tmp_path, bundle))
     try:
         with pytest.raises(ModelRefused, match="signature does not match"):

@@ -33,7 +33,7 @@ def _trust(key: Ed25519PrivateKey) -> dict:
     return {key_id(key.public_key()): key.public_key()}
 
 
-def _rewrite_manifest(folder: Path, change) -> None:
+def rewrite_manifest(folder: Path, change) -> None:
     """Edit manifest.json and recompute manifest.sha256, as someone with a shell would."""
     path = folder / "manifest.json"
     manifest = json.loads(path.read_text())
@@ -48,7 +48,7 @@ def test_a_signed_bundle_verifies_with_its_key(signed: Path, key: Ed25519Private
 
 def test_rewritten_thresholds_with_a_recomputed_hash_are_refused_naming_the_signature(
         signed: Path, key: Ed25519PrivateKey) -> None:
-    _rewrite_manifest(signed, lambda m: m["image_threshold"].update(value=1e6))
+    rewrite_manifest(signed, lambda m: m["image_threshold"].update(value=1e6))
     bundle = open_bundle(signed)  # the hashes agree: that is what made this hole
     assert bundle.manifest.image_threshold.value == 1e6
     with pytest.raises(BundleError, match="signature does not match the manifest"):
@@ -72,7 +72,7 @@ def test_a_manifest_path_that_leaves_the_bundle_is_refused_without_reading_it(
     outside.write_text(SECRET)
     entry = entry.format(outside=outside)
     digest = hashlib.sha256(SECRET.encode()).hexdigest()
-    _rewrite_manifest(folder, lambda m: m["files"].update({entry: "0" * 64}))
+    rewrite_manifest(folder, lambda m: m["files"].update({entry: "0" * 64}))
     sign_bundle(folder, key)  # even a trusted signature does not make it acceptable
     with pytest.raises(BundleError, match="leaves the bundle") as refused:
         open_bundle(folder)
@@ -83,7 +83,7 @@ def test_a_manifest_path_that_leaves_the_bundle_is_refused_without_reading_it(
 def test_a_runtime_file_outside_the_bundle_is_refused(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     folder = make_bundle(tmp_path / "b")
     (tmp_path / "evil.onnx").write_bytes(b"evil")
-    _rewrite_manifest(folder, lambda m: m["runtimes"][0].update(file="../evil.onnx"))
+    rewrite_manifest(folder, lambda m: m["runtimes"][0].update(file="../evil.onnx"))
     with pytest.raises(BundleError, match="leaves the bundle"):
         open_bundle(folder)
 
