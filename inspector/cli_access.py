@@ -45,7 +45,10 @@ def _access(config: Path, database: str | None) -> Iterator:
     from inspector.storage.migrate import upgrade
 
     url = _url(config, database)
-    security = load_station_config(config).security if config.is_file() else None
+    station = load_station_config(config) if config.is_file() else None
+    security = station.security if station else None
+    if station is not None and database is None:  # the station's own folder, as the station makes it at start
+        Path(station.station.data_dir).expanduser().mkdir(parents=True, exist_ok=True)
     check_connection(url)
     upgrade(url)
     engine = make_engine(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.accounts import PASSWORDS, USER_OF
+from tests.accounts import USER_OF
 from tests.integration.access.conftest import Station
 
 ROLES = ("operator", "qa", "engineer", "admin")
@@ -104,16 +104,21 @@ def test_a_signature_with_the_wrong_password_changes_nothing(station: Station) -
     assert result.exit_code == 2 and station.recipe.read_text() == before
 
 
-def test_the_demo_prepare_users_can_log_in(station: Station, tmp_path) -> None:
+def test_on_a_new_station_bootstrap_and_demo_prepare_make_its_data_folder(tmp_path, tiny_bundle) -> None:
+    """As `make demo` on a fresh clone: the station's data folder does not exist yet."""
     from typer.testing import CliRunner
 
     from inspector.cli import app as cli
     from inspector.cli_access import DEMO_USERS
+    from tests.integration.station.conftest import write_station
 
-    url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = CliRunner().invoke(cli, ["demo-prepare", "--config", str(station.config), "--database", url])
+    config = write_station(tmp_path, tiny_bundle)
+    assert not (tmp_path / "station").exists()
+    result = CliRunner().invoke(cli, ["demo-prepare", "--config", str(config)])
     assert result.exit_code == 0, result.output
+    assert (tmp_path / "station" / "inspector.db").is_file()
     assert "demo users made" in result.output and "signed 1 demo recipe(s)" in result.output
-    assert PASSWORDS  # the demo users are not the test's
     for name, role, _ in DEMO_USERS:
         assert f"{name} / " in result.output and f"({role})" in result.output
+    again = CliRunner().invoke(cli, ["demo-prepare", "--config", str(config)])  # the next `make demo`
+    assert again.exit_code == 0 and "demo users made" not in again.output
