@@ -29,7 +29,9 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
         backbone_lr_factor: Annotated[float, typer.Option(help="Backbone rate as a fraction of --lr once "
                                                                "unfrozen.")] = 0.5,
         freeze_epochs: Annotated[int | None, typer.Option(help="Epochs with the backbone frozen (default: a "
-                                                               "quarter of --epochs, at least 1).")] = None,
+                                                               "quarter of --epochs, at least 1; all of them for "
+                                                               "a classifier with a class under 50 training "
+                                                               "images).")] = None,
         patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
                                                    "score.")] = 4,
         scratch: Annotated[bool, typer.Option("--scratch", help="Random backbone weights (for comparisons).")] = False,
@@ -52,6 +54,9 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
             with Phases.live(console) as progress:
                 result = train_supervised(options, Phases(progress))
             console.print(result.dataset.summary(), highlight=False, soft_wrap=True)
+            console.print(f"training: {result.metrics['training']['mode']}", highlight=False, soft_wrap=True)
+            for warning in result.metrics["warnings"]:
+                console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
             print_history(console, result.fit.history)
             print_supervised_metrics(console, result.metrics)
             console.print(f"bundle written: {result.bundle}", highlight=False, soft_wrap=True)
@@ -82,6 +87,9 @@ def print_supervised_metrics(console: Console, metrics: dict) -> None:
     for key in keys:
         test, val = metrics["test"].get(key), metrics["validation"].get(key)
         table.add_row(key, "n/a" if test is None else f"{test:.4f}", "n/a" if val is None else f"{val:.4f}")
+    interval = metrics["test"].get("accuracy_interval_95")
+    if interval:
+        table.add_row("accuracy 95 % interval", f"{interval[0]:.3f} – {interval[1]:.3f}", "")
     split = metrics["split"]
     table.add_row("images train/val/test", f"{split['train']}/{split['validation']}/{split['test']}", "")
     console.print(table)
