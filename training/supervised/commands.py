@@ -29,9 +29,7 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
         backbone_lr_factor: Annotated[float, typer.Option(help="Backbone rate as a fraction of --lr once "
                                                                "unfrozen.")] = 0.5,
         freeze_epochs: Annotated[int | None, typer.Option(help="Epochs with the backbone frozen (default: a "
-                                                               "quarter of --epochs, at least 1; all of them for "
-                                                               "a classifier with a class under 50 training "
-                                                               "images).")] = None,
+                                                               "quarter of --epochs, at least 1).")] = None,
         patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
                                                    "score.")] = 4,
         scratch: Annotated[bool, typer.Option("--scratch", help="Random backbone weights (for comparisons).")] = False,
@@ -54,7 +52,6 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
             with Phases.live(console) as progress:
                 result = train_supervised(options, Phases(progress))
             console.print(result.dataset.summary(), highlight=False, soft_wrap=True)
-            console.print(f"training: {result.metrics['training']['mode']}", highlight=False, soft_wrap=True)
             for warning in result.metrics["warnings"]:
                 console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
             print_history(console, result.fit.history)

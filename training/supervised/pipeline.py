@@ -19,7 +19,7 @@ from training.progress import Phases
 from training.supervised import report
 from training.supervised.data import LabeledDataset
 from training.supervised.export import write_supervised_bundle
-from training.supervised.few_shot import class_counts, plan, wilson
+from training.supervised.few_shot import class_counts, too_few, wilson
 from training.supervised.masks import load_dataset
 from training.supervised.metrics import best_box_threshold, box_f1, confusion_matrix
 from training.supervised.models import ModelSpec, build_model, export_module
@@ -137,7 +137,7 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     model = build_model(model_spec).to(device)
     train_set = TaskDataset(task_name, train_items, augmentations(task_name, pre, train=True))
     labels = [item.label for item in train_items]
-    fit_options, mode, warnings = plan(task_name, options.fit, class_counts(labels, dataset.class_names))
+    warnings = too_few(class_counts(labels, dataset.class_names))
     for warning in warnings:
         log.warning("%s", warning)
     meta = {"task": task_name, "classes": list(dataset.class_names), "backbone": options.backbone,
@@ -145,7 +145,7 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
             "train_images": len(train_items)}
     ckpt = checkpoint_dir(Path(options.out))
     started = time.perf_counter()
-    fitted = fit(model, task, train_set, collate(task_name), val_items, fit_options, device,
+    fitted = fit(model, task, train_set, collate(task_name), val_items, options.fit, device,
                  pretrained=options.pretrained,
                  sampler_factory=lambda epoch: balanced_sampler(labels, options.fit.seed + epoch),
                  checkpoint_dir=ckpt, resume=options.resume, meta=meta, on_step=phases.task("Training", None))
@@ -163,7 +163,7 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
                             "image_size": options.image_size, "device": str(device),
                             "epochs_run": len(fitted.history), "best_epoch": fitted.best_epoch + 1,
                             "stopped_early": fitted.stopped_early, "seconds": round(train_seconds, 2),
-                            "mode": mode, "history": fitted.history},
+                            "history": fitted.history},
                "warnings": warnings}
     accuracy = metrics["test"].get("accuracy")
     if task_name == "classification" and accuracy is not None and len(test_idx) < 200:
