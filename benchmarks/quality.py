@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--variants", default="default", help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--categories", default="", help="comma-separated photo names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="where to keep the datasets and bundles")
+    parser.add_argument("--no-baseline", action="store_true", help="skip plain anomalib (exploring variants only)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     chosen = [p for p in photos() if not args.categories or p.name in args.categories.split(",")]
@@ -236,7 +237,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for photo in chosen:
         build_dataset(work / "data", photo)
-        rows = {"anomalib PatchCore": plain_anomalib(work / "data", photo.name)}
+        rows = {} if args.no_baseline else {"anomalib PatchCore": plain_anomalib(work / "data", photo.name)}
         for variant in variants:
             rows[f"ours {variant}"] = ours(work / "data", photo.name, work / "models" / photo.name / variant, variant)
         results[photo.name] = rows

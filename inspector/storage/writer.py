@@ -545,6 +545,9 @@ class InspectionWriter:
         """The batch is in the database (or, ``logged=False``, quarantined): out of the pending list."""
         done = {id(item) for item in batch}
         finished = []
+        if logged:  # before the batch leaves the pending list: flush() may return the moment it does
+            self.logged += len(batch)
+            self.db_ok = True
         with self._lock:
             self._pending = [item for item in self._pending if id(item) not in done]
             for item in batch:
@@ -559,8 +562,6 @@ class InspectionWriter:
                         describe_error(exc))
         if not logged:
             return
-        self.logged += len(batch)
-        self.db_ok = True
         self._backoff = self.retry_initial_s
         self._next_try = 0.0
         if self._pending:

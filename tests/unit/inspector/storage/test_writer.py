@@ -313,3 +313,20 @@ def test_the_journal_holds_before_its_bound_and_refuses_past_it(tmp_path: Path) 
             assert writer.hold_reason().startswith("journal nearly full")  # 9 of 10: HOLD, before the bound
     assert released == [True] * 10 + [False] * 2 and writer.unrecorded == 2
     writer.close(timeout=0.1)
+
+
+def test_flush_returns_only_once_the_batch_is_counted_as_logged(sqlite_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh-clone CI run saw flush() True with db_ok still None: the batch left the pending list first."""
+    writer = writer_for(sqlite_url, tmp_path)
+    remove = writer.journal.remove
+
+    def slow_remove(segments):  # widens the window between leaving the pending list and the rest of the commit
+        time.sleep(0.5)
+        return remove(segments)
+
+    monkeypatch.setattr(writer.journal, "remove", slow_remove)
+    writer.submit(make_inspection(0))
+    assert writer.flush(10)
+    assert (writer.db_ok, writer.logged) == (True, 1)
+    writer.close()
