@@ -21,9 +21,9 @@ import time
 from typing import Any
 
 from inspector.domain.frame import Part
-from inspector.domain.line import LineControl, LineIOStatus, LineState, PartVerdict
-from inspector.integration.handshake import ResultQueue, reason_number
-from inspector.integration.loop import LoopThread
+from inspector.domain.line import LineState, PartVerdict
+from inspector.integration.handshake import reason_number
+from inspector.integration.loop import LoopServer
 
 log = logging.getLogger(__name__)
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5020
@@ -46,35 +46,26 @@ def _split32(value: int) -> tuple[int, int]:
     return value >> 16, value & 0xFFFF
 
 
-class ModbusLine:
+class ModbusLine(LoopServer):
     """The station's Modbus TCP server; its own state is the register map, served through pymodbus' action hook."""
 
-    name = "modbus"
+    name, protocol = "modbus", "Modbus"
 
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+        super().__init__()
         self.host, self.port = host, port
-        self.control = LineControl()
-        self.results = ResultQueue()
         self.coils = [0] * N_COILS
         self.registers = [0] * N_REGISTERS
         self._lock = threading.Lock()
-        self.state = LineState.STOPPED
-        self.sent = 0
-        self.error: str | None = None
-        self._loop: LoopThread | None = None
         self._server: Any = None
-        self._plc_heartbeat_at: float | None = None
+
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def serving(self) -> bool:
+        return self._server is not None
 
     # ---- the port ----------------------------------------------------------------------------------------------
-    def start(self, control: LineControl) -> None:
-        self.control = control
-        self._loop = LoopThread("line-modbus")
-        try:
-            self._loop.call(self._serve(), timeout=30)
-        except Exception as exc:
-            self._loop.stop()
-            raise OSError(f"Modbus server on {self.host}:{self.port} did not start: {exc}") from exc
-
     def publish(self, verdict: PartVerdict) -> None:
         if verdict.part is None:
             return
@@ -91,22 +82,6 @@ class ModbusLine:
             self.registers[HR["state"]] = STATE_NUMBERS[state]
             self.registers[HR["deadline"]] = _u16(self.control.deadline_ms())
             self.registers[HR["recipe_active"]] = _u16(self.control.recipe_id())
-
-    def status(self) -> LineIOStatus:
-        age = None if self._plc_heartbeat_at is None else time.monotonic() - self._plc_heartbeat_at
-        detail = f"{self.host}:{self.port} · line sees {self.state} · {self.sent:,} results"
-        return LineIOStatus(self.name, self.error is None and self._server is not None, self.error or detail,
-                            peer=f"{self.host}:{self.port}", heartbeat_age_s=age)
-
-    def close(self) -> None:
-        if self._loop is None:
-            return
-        try:
-            self._loop.call(self._stop(), timeout=10)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("Modbus server did not stop cleanly: %s", exc)
-        self._loop.stop()
-        self._loop = None
 
     # ---- the register map --------------------------------------------------------------------------------------
     async def _serve(self) -> None:

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inspector.domain.frame import Part
-from inspector.domain.line import LineControl, LineIOStatus, LineState, PartVerdict
-from inspector.integration.handshake import ResultQueue
-from inspector.integration.loop import LoopThread
+from inspector.domain.line import LineState, PartVerdict
+from inspector.integration.loop import LoopServer
 
 log = logging.getLogger(__name__)
 logging.getLogger("asyncua").setLevel(logging.ERROR)  # its notices about revised timeouts are not the operator's
@@ -37,33 +36,25 @@ def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-class OpcUaLine:
+class OpcUaLine(LoopServer):
     """The station's OPC UA server; ``publish`` and ``publish_state`` may be called from any thread."""
 
-    name = "opcua"
+    name, protocol = "opcua", "OPC UA"
+    start_timeout_s = 60.0
 
     def __init__(self, endpoint: str = DEFAULT_ENDPOINT, station: str = "station-1") -> None:
+        super().__init__()
         self.endpoint = endpoint
         self.station = station
-        self.control = LineControl()
-        self.results = ResultQueue()
-        self.state = LineState.STOPPED
-        self.sent = 0
-        self.error: str | None = None
-        self._loop: LoopThread | None = None
         self._nodes: dict[str, Any] = {}
-        self._plc_heartbeat_at: float | None = None
+
+    def where(self) -> str:
+        return self.endpoint
+
+    def serving(self) -> bool:
+        return bool(self._nodes)
 
     # ---- the port ----------------------------------------------------------------------------------------------
-    def start(self, control: LineControl) -> None:
-        self.control = control
-        self._loop = LoopThread("line-opcua")
-        try:
-            self._loop.call(self._serve(), timeout=60)
-        except Exception as exc:
-            self._loop.stop()
-            raise OSError(f"OPC UA server on {self.endpoint} did not start: {exc}") from exc
-
     def publish(self, verdict: PartVerdict) -> None:
         if self._loop is not None:
             self._loop.run(self._publish(verdict))
@@ -72,22 +63,6 @@ class OpcUaLine:
         self.state = state
         if self._loop is not None:
             self._loop.run(self._state(state, reason))
-
-    def status(self) -> LineIOStatus:
-        age = None if self._plc_heartbeat_at is None else time.monotonic() - self._plc_heartbeat_at
-        detail = f"{self.endpoint} · line sees {self.state} · {self.sent:,} results"
-        return LineIOStatus(self.name, self.error is None and bool(self._nodes), self.error or detail,
-                            peer=self.endpoint, heartbeat_age_s=age)
-
-    def close(self) -> None:
-        if self._loop is None:
-            return
-        try:
-            self._loop.call(self._stop(), timeout=10)
-        except Exception as exc:  # noqa: BLE001 - closing must go on
-            log.warning("OPC UA server did not stop cleanly: %s", exc)
-        self._loop.stop()
-        self._loop = None
 
     async def _stop(self) -> None:
         self._ticker.cancel()

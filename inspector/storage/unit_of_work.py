@@ -17,6 +17,7 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self.session_factory = session_factory
         self._session: Session | None = None
+        self._write = False  # see writing()
 
     @property
     def session(self) -> Session:
@@ -29,7 +30,7 @@ class SqlAlchemyUnitOfWork:
             raise RuntimeError("the unit of work is already open")
         self._session = session = self.session_factory()
         self._uncommitted = False
-        if getattr(self, "_write", False):
+        if self._write:
             from inspector.storage.database import WRITE_INTENT
 
             session.connection(execution_options={WRITE_INTENT: True})
