@@ -1,4 +1,4 @@
-"""``inspector-train classify|detect|segment``: fine-tune a Lite backbone on labeled data and export a bundle."""
+"""``inspector-train classify|detect|segment``: train on labeled data (a probe or fine-tuning) and export a bundle."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +22,8 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
         out: Annotated[Path, typer.Option(help="Bundle folder to write, e.g. models/washer-defects.")],
         backbone: Annotated[str, typer.Option(help="lite0, lite1 or lite2 (offline ImageNet weights).")] = "lite0",
         epochs: Annotated[int, typer.Option(help="Training epochs in all (head-only ones included).")] = 20,
-        image_size: Annotated[int, typer.Option(help="Model input side in pixels (multiple of 32).")] = 128,
+        image_size: Annotated[int | None, typer.Option(help="Model input side in pixels (multiple of 32; "
+                                                              "default 224 for classify, 128 otherwise).")] = None,
         category: Annotated[str | None, typer.Option(help="Category folder inside a multi-product root.")] = None,
         batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 16,
         lr: Annotated[float, typer.Option(help="Learning rate of the new head (AdamW).")] = 3e-3,
@@ -32,6 +33,9 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
                                                                "quarter of --epochs, at least 1).")] = None,
         patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
                                                    "score.")] = 4,
+        head: Annotated[str, typer.Option(help="classify only: probe (a linear head on frozen features, "
+                                               "deterministic, for tens of images per class), fine-tune, or auto "
+                                               "(fine-tune once every class has 50 training images).")] = "auto",
         scratch: Annotated[bool, typer.Option("--scratch", help="Random backbone weights (for comparisons).")] = False,
         resume: Annotated[bool, typer.Option(help="Continue from the checkpoint of an interrupted run.")] = False,
         amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only; ignored on the CPU).")] = True,
@@ -47,7 +51,8 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
             fit = FitOptions(epochs=epochs, freeze_epochs=freeze_epochs, batch_size=batch_size, lr=lr,
                              backbone_lr_factor=backbone_lr_factor, patience=patience, amp=amp, seed=seed)
             options = SupervisedOptions(task=task, data=data, out=out, category=category, backbone=backbone,
-                                        image_size=image_size, pretrained=not scratch, fit=fit, device=device,
+                                        image_size=image_size, pretrained=not scratch, fit=fit, head=head,
+                                        device=device,
                                         resume=resume, overwrite=overwrite)
             with Phases.live(console) as progress:
                 result = train_supervised(options, Phases(progress))
@@ -61,8 +66,9 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
 
         run(action)
 
-    command.__doc__ = (f"Fine-tune a {task} model (frozen backbone first, then all layers), evaluate it on "
-                       "held-out images and export a verified bundle.")
+    command.__doc__ = (f"Train a {task} model (frozen backbone first, then all layers; classify: a linear probe on "
+                       "frozen features while classes are small), evaluate it on held-out images and export a "
+                       "verified bundle.")
     return command
 
 

@@ -1,8 +1,7 @@
 """Few labeled images: a warning per class too small to judge, and intervals on the test figures.
 
-A frozen encoder with a linear head (trained, or fitted as a logistic regression) was measured against
-fine-tuning on benchmarks/fewshot.py and lost (macro F1 about 0.5 against 0.7 at 20 images per class), so
-classification keeps fine-tuning; see the benchmark's results.
+With tens of images per class, classification fits a linear probe on frozen features
+(``training.supervised.probe``); benchmarks/fewshot.py measures it against fine-tuning.
 """
 
 from __future__ import annotations

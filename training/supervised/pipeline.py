@@ -1,4 +1,4 @@
-"""Load and validate labeled data, fine-tune, evaluate on held-out images, report, and export a verified bundle."""
+"""Load and validate labeled data, train (probe or fine-tune), evaluate on held-out images, report, export."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from training.supervised.few_shot import class_counts, too_few, wilson
 from training.supervised.masks import load_dataset
 from training.supervised.metrics import best_box_threshold, box_f1, confusion_matrix
 from training.supervised.models import ModelSpec, build_model, export_module
+from training.supervised.probe import ProbeClassifier, fit_probe, resolve_head
 from training.supervised.tasks import Evaluation, Task, detection_confusion, make_task, normalised
 from training.supervised.tensors import (
     TaskDataset,
@@ -37,6 +38,8 @@ from training.supervised.train import FitOptions, FitResult, fit
 
 log = logging.getLogger(__name__)
 EQUIVALENCE_SAMPLES = 4
+# The probe sees small defects better at 224 px (benchmarks/fewshot.py); detection and segmentation train slower.
+DEFAULT_IMAGE_SIZE = {"classification": 224, "detection": 128, "segmentation": 128}
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,10 @@ class SupervisedOptions:
     out: Path
     category: str | None = None
     backbone: str = "lite0"
-    image_size: int = 128
+    image_size: int | None = None  # None: DEFAULT_IMAGE_SIZE of the task
     pretrained: bool = True
     fit: FitOptions = field(default_factory=FitOptions)
+    head: str = "auto"  # classification: auto, probe or fine-tune (see training.supervised.probe)
     device: str = "auto"
     resume: bool = False
     overwrite: bool = False
@@ -114,7 +118,7 @@ def _equivalence_picks(labels: list[int]) -> list[int]:
 
 
 def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -> SupervisedResult:
-    """The whole command: data -> fine-tuned model -> metrics and report -> verified bundle."""
+    """The whole command: data -> trained model -> metrics and report -> verified bundle."""
     phases = phases or Phases.quiet()
     task_name = options.task
     if options.export and Path(options.out).exists() and not options.overwrite:
@@ -123,8 +127,9 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     for issue in dataset.issues:
         log.warning("skipped %s", issue)
     spec = backbone_spec(options.backbone)
-    pre = Preprocessing(options.image_size, options.image_size, spec.mean, spec.std)
-    model_spec = ModelSpec(task_name, options.backbone, len(dataset.class_names), options.image_size,
+    image_size = options.image_size or DEFAULT_IMAGE_SIZE[task_name]
+    pre = Preprocessing(image_size, image_size, spec.mean, spec.std)
+    model_spec = ModelSpec(task_name, options.backbone, len(dataset.class_names), image_size,
                            options.pretrained)
     device = pick_device(options.device)
     train_idx, val_idx, test_idx = split(dataset.samples, seed=options.fit.seed)
@@ -134,21 +139,31 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     test_items = [items[i] for i in test_idx] or val_items
     weights = pixel_class_weights(train_items, len(dataset.class_names)) if task_name == "segmentation" else None
     task = make_task(task_name, dataset.class_names, pre, weights)
-    model = build_model(model_spec).to(device)
-    train_set = TaskDataset(task_name, train_items, augmentations(task_name, pre, train=True))
     labels = [item.label for item in train_items]
-    warnings = too_few(class_counts(labels, dataset.class_names))
+    counts = class_counts(labels, dataset.class_names)
+    warnings = too_few(counts)
     for warning in warnings:
         log.warning("%s", warning)
-    meta = {"task": task_name, "classes": list(dataset.class_names), "backbone": options.backbone,
-            "image_size": options.image_size, "pretrained": options.pretrained, "epochs": options.fit.epochs,
-            "train_images": len(train_items)}
+    head = resolve_head(options.head, counts, options.pretrained) if task_name == "classification" else "fine-tune"
+    if head == "probe" and options.resume:
+        raise ValueError("--resume: no checkpoint to resume from; the probe head keeps none (it fits in "
+                         "seconds), run again without --resume")
     ckpt = checkpoint_dir(Path(options.out))
     started = time.perf_counter()
-    fitted = fit(model, task, train_set, collate(task_name), val_items, options.fit, device,
-                 pretrained=options.pretrained,
-                 sampler_factory=lambda epoch: balanced_sampler(labels, options.fit.seed + epoch),
-                 checkpoint_dir=ckpt, resume=options.resume, meta=meta, on_step=phases.task("Training", None))
+    if head == "probe":
+        model = ProbeClassifier(model_spec).to(device)
+        fitted = fit_probe(model, train_items, val_items, dataset.class_names, pre, device,
+                           on_step=phases.task("Fitting the probe", None))
+    else:
+        model = build_model(model_spec).to(device)
+        train_set = TaskDataset(task_name, train_items, augmentations(task_name, pre, train=True))
+        meta = {"task": task_name, "classes": list(dataset.class_names), "backbone": options.backbone,
+                "image_size": image_size, "pretrained": options.pretrained, "epochs": options.fit.epochs,
+                "train_images": len(train_items)}
+        fitted = fit(model, task, train_set, collate(task_name), val_items, options.fit, device,
+                     pretrained=options.pretrained,
+                     sampler_factory=lambda epoch: balanced_sampler(labels, options.fit.seed + epoch),
+                     checkpoint_dir=ckpt, resume=options.resume, meta=meta, on_step=phases.task("Training", None))
     train_seconds = time.perf_counter() - started
     model.eval()
     evaluate = phases.task("Evaluating", 2)
@@ -159,8 +174,8 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     image_thr, pixel_thr = _thresholds(task_name, val, len(val_items))
     metrics = {"task": task_name, "test": test.metrics, "validation": val.metrics,
                "split": {"train": len(train_items), "validation": len(val_idx), "test": len(test_idx)},
-               "training": {"backbone": options.backbone, "pretrained": options.pretrained,
-                            "image_size": options.image_size, "device": str(device),
+               "training": {"head": head, "backbone": options.backbone, "pretrained": options.pretrained,
+                            "image_size": image_size, "device": str(device),
                             "epochs_run": len(fitted.history), "best_epoch": fitted.best_epoch + 1,
                             "stopped_early": fitted.stopped_early, "seconds": round(train_seconds, 2),
                             "history": fitted.history},
@@ -174,12 +189,12 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     if not options.export:
         return result
     model = model.cpu()
-    view = export_module(model, task_name, options.image_size)
+    view = export_module(model, task_name, image_size)
     picks = _equivalence_picks([item.label for item in test_items])
     info = BundleInfo(
         name=Path(options.out).name,
-        architecture={"classification": "timm-linear-head", "detection": "fcos-fpn",
-                      "segmentation": "fpn-decoder"}[task_name],
+        architecture={"classification": "timm-pooled-probe" if head == "probe" else "timm-linear-head",
+                      "detection": "fcos-fpn", "segmentation": "fpn-decoder"}[task_name],
         backbone=spec.timm_name, preprocessing=pre, class_names=dataset.class_names,
         image_threshold=image_thr, pixel_threshold=pixel_thr, metrics=metrics,
         dataset=DatasetSpec(fingerprint=dataset.fingerprint(), layout=dataset.layout,

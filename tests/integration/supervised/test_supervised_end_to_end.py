@@ -75,6 +75,27 @@ def test_classifier_trains_on_an_mvtec_layout_folder(labeled_data: Path, tmp_pat
     output = SupervisedModel.open(out).infer(_frame(labeled_data / "test" / "dent" / "000.png"))
     ((name, probability),) = output.classes
     assert name in manifest["class_names"] and 0.0 <= probability <= 1.0 and 0.0 <= output.score <= 1.0
+    # a few images per class: the default head is the linear probe on frozen features
+    assert manifest["architecture"] == "timm-pooled-probe"
+    training = manifest["metrics"]["training"]
+    assert training["head"] == "probe" and training["history"][0]["phase"].startswith("probe C=")
+
+
+def test_classifier_fine_tunes_when_asked(labeled_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fine-tuned"
+    result = train("classify", labeled_data / "classification", out, "--head", "fine-tune")
+    assert result.exit_code == 0, result.output
+    manifest = _check_bundle(out, "classification", ("probs",))
+    assert manifest["architecture"] == "timm-linear-head"
+    assert manifest["metrics"]["training"]["head"] == "fine-tune"
+    assert manifest["metrics"]["training"]["epochs_run"] >= 1
+
+
+def test_unknown_head_is_one_line(labeled_data: Path, tmp_path: Path) -> None:
+    result = train("classify", labeled_data / "classification", tmp_path / "m", "--head", "linear")
+    assert result.exit_code == 2, result.output
+    assert "--head 'linear' is not one of auto, probe, fine-tune" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_segmenter_bundle(labeled_data: Path, tmp_path: Path) -> None:

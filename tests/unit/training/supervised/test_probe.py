@@ -1,0 +1,61 @@
+"""The few-shot probe: when it is chosen, that it learns a small local defect, and that it is deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inspector.bundle.preprocess import Preprocessing
+from training.supervised.models import ClassifierExport, ModelSpec
+from training.supervised.probe import FINE_TUNE_FROM, ProbeClassifier, fit_probe, resolve_head
+from training.supervised.tensors import Item
+
+PRE = Preprocessing(64, 64)
+NAMES = ("good", "spot", "unused")
+
+
+def _item(rng: np.random.Generator, label: int, i: int) -> Item:
+    image = rng.integers(90, 140, (64, 64, 3), dtype=np.uint8)
+    if label == 1:  # a dark 6 px spot somewhere: about 1 % of the image
+        y, x = rng.integers(0, 58, 2)
+        image[y:y + 6, x:x + 6] = 10
+    return Item(image, label, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), None, f"{i}.png")
+
+
+def _items(seed: int, n: int) -> list[Item]:
+    rng = np.random.default_rng(seed)
+    return [_item(rng, i % 2, i) for i in range(n)]
+
+
+def test_auto_probes_few_images_and_fine_tunes_many() -> None:
+    assert resolve_head("auto", {"good": 20, "crack": 12}) == "probe"
+    assert resolve_head("auto", {"good": FINE_TUNE_FROM, "crack": FINE_TUNE_FROM}) == "fine-tune"
+    assert resolve_head("auto", {"good": 5, "crack": 5}, pretrained=False) == "fine-tune"
+    assert resolve_head("probe", {"good": 500}) == "probe"
+    with pytest.raises(ValueError, match="--head 'linear'"):
+        resolve_head("linear", {})
+
+
+def test_probe_learns_a_small_spot_deterministically() -> None:
+    train, val, test = _items(0, 24), _items(1, 10), _items(2, 40)
+    heads = []
+    for _ in range(2):
+        model = ProbeClassifier(ModelSpec("classification", num_classes=3, image_size=64, pretrained=True))
+        result = fit_probe(model, train, val, NAMES, PRE, torch.device("cpu"))
+        heads.append(model.head.weight.detach().clone())
+    assert torch.equal(heads[0], heads[1])  # same images, same model: no seed involved
+    assert [row["phase"] for row in result.history][0].startswith("probe C=")
+    with torch.no_grad():
+        probs = ClassifierExport(model)(torch.from_numpy(PRE.batch([i.image for i in test]))).numpy()
+    predicted = probs.argmax(axis=1)
+    assert (predicted == [i.label for i in test]).mean() >= 0.95
+    assert not (predicted == 2).any() and probs[:, 2].max() < 1e-6  # a class without images is never predicted
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_probe_needs_two_classes() -> None:
+    model = ProbeClassifier(ModelSpec("classification", num_classes=2, image_size=64, pretrained=False))
+    only_good = [item for item in _items(0, 8) if item.label == 0]
+    with pytest.raises(ValueError, match="at least two classes"):
+        fit_probe(model, only_good, only_good, NAMES[:2], PRE, torch.device("cpu"))
