@@ -237,6 +237,9 @@ def print_metrics(metrics: dict) -> None:
     held = metrics.get("held_out", {})
     for key in ("f1", "false_reject_rate", "escape_rate"):
         table.add_row(f"{key} (held out)", fmt(held.get(key)), "")
+    for point in metrics.get("operating_points") or []:
+        table.add_row(f"recall at {100 * point['target_frr']:g}% false rejects", fmt(point["recall"]),
+                      f"{point['good_images']} good images")
     threshold = metrics.get("threshold") or {}
     table.add_row("image threshold", fmt(threshold.get("value")), threshold.get("detail", ""))
     console.print(table)

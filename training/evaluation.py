@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from training.metrics import (
     calibrate_pixel_threshold,
     evaluate,
     rates_at_threshold,
+    score_distribution,
     zscore_baseline,
 )
 from training.progress import Update
@@ -115,6 +117,7 @@ def evaluate_scores(
         else "test set too small to split: rates measured on the calibration images",
         **rates_at_threshold(scores[held_out], test.labels[held_out], image_thr.value),
     }
+    metrics["score_distribution"] = score_distribution(scores, test.class_names)
     if baseline_train is not None and len(baseline_train.images):
         metrics["baseline"] = baseline_metrics(baseline_train, test)
     return metrics, image_thr, pixel_thr
@@ -141,7 +144,7 @@ def write_eval_report(
 ) -> list[Path]:
     baseline = metrics.get("baseline")
     stored = {k: v for k, v in metrics.items() if k != "baseline"}
-    return write_report(
+    return [write_scores(folder / "scores.csv", test, scores, threshold), *write_report(
         folder,
         stored,
         scores,
@@ -154,4 +157,16 @@ def write_eval_report(
         names=test.names,
         baseline=baseline,
         pixel_threshold=pixel_threshold,
-    )
+    )]
+
+
+def write_scores(path: Path, test: EvalData, scores: np.ndarray, threshold: float) -> Path:
+    """Every image's raw score (never rescaled), its class and its verdict at the threshold."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "class", "score", "verdict"])
+        for name, cls, score in zip(test.names, test.class_names, np.asarray(scores, np.float64).ravel(),
+                                    strict=True):
+            writer.writerow([name, cls, repr(float(score)), "FAIL" if score >= threshold else "PASS"])
+    return path

@@ -8,6 +8,7 @@ Everything here is numpy/scipy/scikit-learn; no torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -125,9 +126,20 @@ def calibrate_image_threshold(scores: np.ndarray, labels: np.ndarray, target_frr
         raise ValueError("cannot calibrate an image threshold without good images")
     if not 0.0 <= target_frr < 1.0:
         raise ValueError(f"target_frr must lie in [0, 1), got {target_frr}")
-    value = float(np.quantile(s[~y], 1.0 - target_frr))
+    value, tied = _good_quantile(s[~y], target_frr)
     return Threshold(value, "target_frr", f"{100 * (1 - target_frr):.1f}th percentile of {n_good} held-out "
-                                          f"good scores (target false-reject rate {_percent(target_frr)})")
+                                          f"good scores (target false-reject rate {_percent(target_frr)}){tied}")
+
+
+def _good_quantile(good: np.ndarray, target: float) -> tuple[float, str]:
+    """The (1 - target) quantile of good scores; just above it when ties there would fail more than one good
+    in ``1 / target`` (constant scores would otherwise fail every part, as FAIL is ``score >= threshold``)."""
+    good = good.astype(np.float64)
+    value = float(np.quantile(good, 1.0 - target))
+    failing = float(np.mean(good >= value))
+    if failing > max(target, 1.0 / good.size):
+        return float(np.nextafter(value, np.inf)), "; just above tied scores"
+    return value, ""
 
 
 def calibrate_pixel_threshold(maps: np.ndarray, masks: np.ndarray | None, good_maps: np.ndarray | None = None,
@@ -154,10 +166,10 @@ def calibrate_pixel_threshold(maps: np.ndarray, masks: np.ndarray | None, good_m
         raise ValueError("cannot calibrate a pixel threshold without good pixels")
     if not 0.0 <= target_fpr < 1.0:
         raise ValueError(f"target_fpr must lie in [0, 1), got {target_fpr}")
-    value = float(np.quantile(good.astype(np.float64), 1.0 - target_fpr))
+    value, tied = _good_quantile(good, target_fpr)
     return Threshold(value, "target_frr", f"{100 * (1 - target_fpr):.2f}th percentile of {good.size:,} "
                                           f"good-image pixels (target pixel false-positive rate "
-                                          f"{_percent(target_fpr)})")
+                                          f"{_percent(target_fpr)}){tied}")
 
 
 # --------------------------------------------------------------------------- metrics
@@ -235,6 +247,34 @@ def _ratio(a: int, b: int) -> float | None:
     return a / b if b else None
 
 
+OPERATING_FRR = (0.01, 0.001)  # false-reject rates every report gives the recall at
+
+
+def recall_at_frr(scores, labels, frr: float) -> dict | None:
+    """The recall at the strictest threshold that fails at most ``frr`` of the good images (FAIL is
+    ``score >= threshold``); with N good images the finest step is 1/N. None without both classes."""
+    s, y = _as_scores_labels(scores, labels)
+    good = np.sort(s[~y])
+    if not good.size or not y.any():
+        return None
+    allowed = int(np.floor(frr * good.size + 1e-9))  # goods that may fail
+    threshold = float(np.nextafter(good[good.size - allowed - 1], np.inf))
+    return {"target_frr": frr, "threshold": threshold, "recall": float(np.mean(s[y] >= threshold)),
+            "false_reject_rate": float(np.mean(good >= threshold)), "good_images": int(good.size)}
+
+
+def score_distribution(scores, class_names: Sequence[str]) -> dict:
+    """Per class: image count and the raw score's minimum, 5th, 50th and 95th percentile and maximum."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    names = np.asarray([str(c) for c in class_names])
+    out = {}
+    for name in sorted(set(names.tolist()), key=lambda n: (n != "good", n)):
+        v = s[names == name]
+        low, p5, median, p95, high = np.quantile(v, [0.0, 0.05, 0.5, 0.95, 1.0])
+        out[name] = {"images": int(v.size), "min": low, "p5": p5, "median": median, "p95": p95, "max": high}
+    return out
+
+
 def rates_at_threshold(scores, labels, threshold: float) -> dict:
     """Confusion counts and rates of ``score >= threshold`` -> FAIL; undefined rates are None."""
     s, y = _as_scores_labels(scores, labels)
@@ -292,6 +332,11 @@ def evaluate(scores, labels, maps=None, masks=None, threshold: Threshold | None 
         undefined = sorted(k for k, v in out["rates"].items() if v is None)
         if undefined:
             notes.append(f"rates: {', '.join(undefined)} undefined (no images in the denominator)")
+
+    points = [recall_at_frr(s, y, frr) for frr in OPERATING_FRR]
+    out["operating_points"] = [p for p in points if p is not None]
+    if not out["operating_points"]:
+        notes.append("operating_points: need good and defective images")
 
     if pixel_threshold is None and maps is not None:
         try:

@@ -39,7 +39,7 @@ def trained(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return out, result
 
 
-def test_training_writes_a_bundle_that_verifies(trained) -> None:
+def test_training_writes_a_bundle_that_verifies(trained, tiny_data: Path) -> None:
     out, result = trained
     assert result.network_attempts == [], "training opened a non-loopback connection"
     assert result.exit_code == 0, result.output
@@ -53,6 +53,16 @@ def test_training_writes_a_bundle_that_verifies(trained) -> None:
         assert f"report/{name}" in manifest["files"]
     metrics = json.loads((out / "report" / "metrics.json").read_text())
     assert metrics["image_auroc"] is not None and metrics["baseline"]["image_auroc"] is not None
+    # operating points, the raw score distribution per class, and every raw score with its verdict
+    assert [p["target_frr"] for p in metrics["operating_points"]] == [0.01, 0.001]
+    assert "recall at 1% false rejects" in result.output
+    types = {folder.name for folder in (tiny_data / "washer" / "test").iterdir()}
+    assert set(metrics["score_distribution"]) == types and len(types) > 1
+    good = metrics["score_distribution"]["good"]
+    assert good["images"] == 6 and good["min"] <= good["median"] <= good["max"]
+    rows = (out / "report" / "scores.csv").read_text().splitlines()
+    assert rows[0] == "image,class,score,verdict" and len(rows) - 1 == metrics["counts"]["images"]
+    assert "report/scores.csv" in manifest["files"]
     verified = runner.invoke(app, ["verify", str(out)])
     assert verified.exit_code == 0, verified.output
     assert "bundle verified" in verified.output

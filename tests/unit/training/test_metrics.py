@@ -265,3 +265,38 @@ def test_zscore_baseline_fails_on_shifted_textures():
         _add_blob(test[i], rng)
     scores, _ = M.zscore_baseline(train, test)
     assert 0.3 < M.image_auroc(scores, np.r_[np.zeros(20), np.ones(20)]) < 0.7
+
+
+# --------------------------------------------------------------------------- operating points
+
+
+def test_recall_at_frr_fails_at_most_that_share_of_goods():
+    goods = np.arange(100, dtype=float)  # 0 .. 99
+    defects = np.array([50.0, 98.5, 99.0, 120.0])
+    scores, labels = np.r_[goods, defects], np.r_[np.zeros(100), np.ones(4)]
+    one, tenth = (M.recall_at_frr(scores, labels, frr) for frr in (0.01, 0.001))
+    assert one["false_reject_rate"] == pytest.approx(0.01) and tenth["false_reject_rate"] == 0.0
+    assert one["recall"] == pytest.approx(3 / 4) and tenth["recall"] == pytest.approx(1 / 4)
+    assert one["good_images"] == 100 and 98.0 < one["threshold"] <= 98.5
+    assert M.recall_at_frr(goods, np.zeros(100), 0.01) is None
+    out = M.evaluate(scores, labels)
+    assert [p["recall"] for p in out["operating_points"]] == [one["recall"], tenth["recall"]]
+
+
+def test_score_distribution_per_class_keeps_raw_scores():
+    scores = np.array([0.1, 0.3, 0.2, 5.0, 7.0])
+    out = M.score_distribution(scores, ["good", "good", "good", "crack", "crack"])
+    assert list(out) == ["good", "crack"]
+    assert out["good"]["images"] == 3 and out["good"]["median"] == pytest.approx(0.2)
+    assert out["crack"]["min"] == 5.0 and out["crack"]["max"] == 7.0  # not rescaled
+
+
+@pytest.mark.parametrize("constant", [0.0, 3.5])
+def test_good_only_calibration_on_tied_scores_does_not_fail_everything(constant):
+    goods = np.full(40, constant)
+    t = M.calibrate_image_threshold(goods, np.zeros(40))
+    assert M.rates_at_threshold(goods, np.zeros(40), t.value)["false_reject_rate"] == 0.0
+    assert "tied" in t.detail
+    maps = np.full((3, 8, 8), constant)
+    p = M.calibrate_pixel_threshold(maps, None)
+    assert not (maps >= p.value).any()
