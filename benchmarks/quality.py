@@ -1,6 +1,6 @@
 """Anomaly detection quality on real photographed surfaces, against plain anomalib PatchCore in the same run.
 
-    .venv/bin/python benchmarks/quality.py [--variants default,size320] [--categories fur,coins] [--out DIR]
+    .venv/bin/python benchmarks/quality.py [--variants default,size256] [--categories fur,coins] [--out DIR]
 
 The categories are textured regions of real photographs that ship inside installed packages (scikit-image's
 bundled ``data`` folder), listed by name in ``photos()``; the scikit-image photos kept for the independent
@@ -175,7 +175,7 @@ def quality(scores: np.ndarray, maps: np.ndarray, test) -> dict:
 
 
 VARIANTS = {"default": {}, "lite1": {"backbone": "lite1"}, "lite2": {"backbone": "lite2"},
-            "size320": {"image_size": 320}, "padim": {"architecture": "padim"}}
+            "size256": {"image_size": 256}, "padim": {"architecture": "padim"}}  # default: 320 px
 
 
 def ours(data: Path, category: str, out: Path, variant: str) -> dict:
