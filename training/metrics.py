@@ -259,8 +259,9 @@ def recall_at_frr(scores, labels, frr: float) -> dict | None:
         return None
     allowed = int(np.floor(frr * good.size + 1e-9))  # goods that may fail
     threshold = float(np.nextafter(good[good.size - allowed - 1], np.inf))
-    return {"target_frr": frr, "threshold": threshold, "recall": float(np.mean(s[y] >= threshold)),
-            "false_reject_rate": float(np.mean(good >= threshold)), "good_images": int(good.size)}
+    rates = rates_at_threshold(s, y, threshold)
+    return {"target_frr": frr, "threshold": threshold, "recall": rates["recall"],
+            "false_reject_rate": rates["false_reject_rate"], "good_images": int(good.size)}
 
 
 def score_distribution(scores, class_names: Sequence[str]) -> dict:
