@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from inspector.domain.recipe import ModelRule, Recipe, Roi
+from inspector.domain.recipe import ArchivePolicy, ModelRule, Recipe, Roi
 
 ENV_PREFIX = "INSPECTOR_"
 
@@ -32,6 +32,7 @@ class StationSection(_Section):
     data_dir: Path = Path("data/station")
     journal_dir: Path | None = None  # None: <data_dir>/journal
     archive_dir: Path | None = None  # None: <data_dir>/artifacts
+    archive_max_mb: float | None = Field(None, gt=0, allow_inf_nan=False)  # None: no quota; over it, oldest evicted
 
     @property
     def journal(self) -> Path:
@@ -96,6 +97,7 @@ class PipelineSection(_Section):
     runtime: Literal["auto", "torch", "onnxruntime"] = "auto"
     device: str = "auto"
     inference_threads: int | None = Field(None, ge=1, le=256)
+    max_batch: int = Field(4, ge=1, le=64)
 
 
 class WriterSection(_Section):
@@ -182,6 +184,11 @@ class ModelSection(_Section):
     reject_classes: list[str] = Field(default_factory=list)
 
 
+class ArchiveSection(_Section):
+    pass_every: int = Field(50, ge=0, le=1_000_000)  # keep the full pictures of 1 PASS in N (1: all, 0: none)
+    pass_thumbnails: bool = True  # a PASS whose pictures are not kept still gets its thumbnail
+
+
 class RecipeConfig(_Section):
     name: str = Field(min_length=1)
     id: int | None = Field(None, ge=0, le=65535)  # what the PLC selects this recipe by
@@ -192,6 +199,7 @@ class RecipeConfig(_Section):
     min_defect_area: int = Field(0, ge=0)
     deadline_ms: float = Field(1000.0, gt=0, allow_inf_nan=False)
     camera_features: dict[str, Any] = Field(default_factory=dict)
+    archive: ArchiveSection = ArchiveSection()  # every FAIL keeps its pictures; PASSes are sampled
 
     def to_domain(self, base: Path) -> Recipe:
         """Domain recipe; bundle paths are resolved against ``base`` (the recipe's folder or cwd)."""
@@ -209,7 +217,8 @@ class RecipeConfig(_Section):
         )
         roi = Roi(self.roi.x0, self.roi.y0, self.roi.x1, self.roi.y1) if self.roi else None
         return Recipe(self.name, self.version, rules, self.combine, roi, self.min_defect_area, self.deadline_ms,
-                      dict(self.camera_features), self.id)
+                      dict(self.camera_features), self.id,
+                      ArchivePolicy(self.archive.pass_every, self.archive.pass_thumbnails))
 
 
 def _read_yaml(path: Path) -> dict:

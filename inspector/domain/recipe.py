@@ -38,6 +38,38 @@ class Roi:
 
 
 @dataclass(frozen=True)
+class ArchivePolicy:
+    """Which pictures the station keeps of an inspection; every part keeps its row (verdict, scores) either way.
+
+    Every FAIL (a hold or not-inspected REJECT included) keeps its image, anomaly map and thumbnail. Of the PASSes,
+    one in ``pass_every`` keeps them too (the first, then every ``pass_every``-th; 1 keeps every PASS, 0 none); the
+    others keep only a thumbnail when ``pass_thumbnails``, else nothing.
+    """
+
+    pass_every: int = 50
+    pass_thumbnails: bool = True
+
+    def __post_init__(self) -> None:
+        if self.pass_every < 0:
+            raise ValueError(f"archive pass_every must be 0 or more, got {self.pass_every}")
+
+    def keeps_images(self, verdict: Verdict | str, passes_before: int) -> bool:
+        """True when the inspection keeps its full pictures; ``passes_before``: PASSes already seen under it."""
+        if Verdict(verdict) is not Verdict.PASS:
+            return True
+        return self.pass_every > 0 and passes_before % self.pass_every == 0
+
+    def describe(self) -> str:
+        """The policy in words, for a record whose pictures it did not keep."""
+        if self.pass_every == 0:
+            return "archive policy keeps no PASS images"
+        return f"archive policy keeps 1 PASS image in {self.pass_every}"
+
+
+KEEP_EVERY_IMAGE = ArchivePolicy(pass_every=1)
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     version: int
@@ -48,6 +80,7 @@ class Recipe:
     deadline_ms: float = 1000.0
     camera_features: dict[str, object] = field(default_factory=dict)
     id: int | None = None  # what the PLC selects the recipe by
+    archive: ArchivePolicy = field(default_factory=ArchivePolicy)  # which pictures are kept (never what decides)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,28 @@ def test_missing_file_and_bad_recipe(tmp_path: Path) -> None:
     recipe.write_text("name: r\nmodels: [{bundle: b}]\nroi: {x0: 0.6, x1: 0.4}\n")
     with pytest.raises(ConfigError, match="x0 < x1"):
         load_recipe(recipe)
+
+
+def test_the_recipe_archive_policy_and_the_station_quota(tmp_path: Path) -> None:
+    """Shipped recipes keep every FAIL and 1 PASS in 50; a recipe may say otherwise; nonsense is named."""
+    for name in ("washer", "pcb", "fabric", "washer-with-detector"):
+        _, shipped = load_recipe(ROOT / "configs" / "recipes" / f"{name}.yaml")
+        assert (shipped.archive.pass_every, shipped.archive.pass_thumbnails) == (50, True)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: r\nmodels: [{bundle: b}]\n")
+    assert load_recipe(recipe)[1].archive.pass_every == 50  # the default without an archive section
+    recipe.write_text("name: r\nmodels: [{bundle: b}]\narchive: {pass_every: 1, pass_thumbnails: false}\n")
+    policy = load_recipe(recipe)[1].archive
+    assert (policy.pass_every, policy.pass_thumbnails) == (1, False)
+    recipe.write_text("name: r\nmodels: [{bundle: b}]\narchive: {pass_every: -1}\n")
+    with pytest.raises(ConfigError, match="field archive.pass_every = -1"):
+        load_recipe(recipe)
+    recipe.write_text("name: r\nmodels: [{bundle: b}]\narchive: {keep: all}\n")
+    with pytest.raises(ConfigError, match="field archive.keep"):
+        load_recipe(recipe)
+    station = ROOT / "configs" / "station.yaml"
+    assert load_station_config(station, environ={}).station.archive_max_mb is None
+    quota = {"INSPECTOR_STATION__ARCHIVE_MAX_MB": "512"}
+    assert load_station_config(station, environ=quota).station.archive_max_mb == 512
+    with pytest.raises(ConfigError, match="station.archive_max_mb"):
+        load_station_config(station, environ={"INSPECTOR_STATION__ARCHIVE_MAX_MB": "0"})

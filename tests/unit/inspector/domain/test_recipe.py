@@ -98,3 +98,17 @@ def test_reject_class_fails() -> None:
     assert decide(r, [out(classes=[("scratch", 0.9)])], SIZE).verdict is Verdict.PASS
     decision = decide(r, [out(classes=[("crack", 0.9)])], SIZE)
     assert decision.verdict is Verdict.FAIL and "crack" in decision.texts[0] and decision.codes == (C.REJECT_CLASS,)
+
+
+def test_the_archive_policy_keeps_every_fail_and_one_pass_in_n() -> None:
+    from inspector.domain.recipe import KEEP_EVERY_IMAGE, ArchivePolicy
+
+    policy = ArchivePolicy()  # the default: every FAIL, 1 PASS in 50
+    assert [n for n in range(200) if policy.keeps_images(Verdict.PASS, n)] == [0, 50, 100, 150]
+    assert all(policy.keeps_images("FAIL", n) for n in range(200))
+    assert all(KEEP_EVERY_IMAGE.keeps_images("PASS", n) for n in range(10))
+    none = ArchivePolicy(pass_every=0)
+    assert not any(none.keeps_images("PASS", n) for n in range(10)) and none.keeps_images("FAIL", 3)
+    assert "1 PASS image in 50" in policy.describe()
+    with pytest.raises(ValueError, match="pass_every"):
+        ArchivePolicy(pass_every=-2)
