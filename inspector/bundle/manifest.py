@@ -44,6 +44,7 @@ class RuntimeSpec(_Strict):
     format: str
     devices: tuple[str, ...]
     outputs: tuple[str, ...] = ("pred_score", "anomaly_map")
+    dynamic_batch: bool = False  # True: the program takes batches (1 to 64 images); False: one image per call
 
 
 class DatasetSpec(_Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -46,7 +48,14 @@ class AnomalyModel(BundleModel):
 
     def run_frame(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
         """Score and anomaly map (at frame size) with the regions over the pixel threshold."""
-        raw = self.runtime(self.preprocessing(frame.image)[None])
-        anomaly_map = cv2.resize(raw.maps[0], (frame.width, frame.height), interpolation=cv2.INTER_LINEAR)
-        return FrameResult(float(raw.scores[0]), anomaly_map.astype(np.float32), (),
-                           extract_regions(anomaly_map, pixel_threshold, min_area))
+        return self.run_frames([frame], pixel_threshold, min_area)[0]
+
+    def run_frames(self, frames: Sequence[Frame], pixel_threshold: float, min_area: int) -> list[FrameResult]:
+        """``run_frame`` for several frames in one runtime call."""
+        raw = self.runtime(np.stack([self.preprocessing(frame.image) for frame in frames]))
+        results = []
+        for i, frame in enumerate(frames):
+            anomaly_map = cv2.resize(raw.maps[i], (frame.width, frame.height), interpolation=cv2.INTER_LINEAR)
+            results.append(FrameResult(float(raw.scores[i]), anomaly_map.astype(np.float32), (),
+                                       extract_regions(anomaly_map, pixel_threshold, min_area)))
+        return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -66,9 +67,34 @@ class BundleModel:
             return ModelOutput(model=self.id, score=None, error=f"{type(exc).__name__}: {exc}",
                                image_threshold=image, pixel_threshold=pixel,
                                latency_ms=(time.perf_counter() - start) * 1000)
+        return self._output(found, (time.perf_counter() - start) * 1000)
+
+    def infer_many(self, frames: Sequence[Frame]) -> list[ModelOutput]:
+        """``infer`` for frames that queued together: one runtime call per batch where the bundle's program takes
+        batches (``run_frames``), else one frame at a time. Each output's latency is its batch's."""
+        if len(frames) < 2 or self.runtime.max_batch < 2 or type(self).run_frames is BundleModel.run_frames:
+            return [self.infer(frame) for frame in frames]
+        outputs: list[ModelOutput] = []
+        for first in range(0, len(frames), self.runtime.max_batch):
+            chunk = frames[first : first + self.runtime.max_batch]
+            start = time.perf_counter()
+            try:
+                found = self.run_frames(chunk, self.pixel_threshold, self.min_area)
+            except Exception:  # noqa: BLE001 - a failed batch is retried frame by frame, each failing on its own
+                outputs.extend(self.infer(frame) for frame in chunk)
+                continue
+            latency = (time.perf_counter() - start) * 1000
+            outputs.extend(self._output(result, latency) for result in found)
+        return outputs
+
+    def _output(self, found: FrameResult, latency_ms: float) -> ModelOutput:
         return ModelOutput(model=self.id, score=float(found.score), anomaly_map=found.anomaly_map,
-                           image_threshold=image, pixel_threshold=pixel, classes=found.classes,
-                           regions=found.regions, latency_ms=(time.perf_counter() - start) * 1000)
+                           image_threshold=self.image_threshold, pixel_threshold=self.pixel_threshold,
+                           classes=found.classes, regions=found.regions, latency_ms=latency_ms)
 
     def run_frame(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
+        raise NotImplementedError
+
+    def run_frames(self, frames: Sequence[Frame], pixel_threshold: float, min_area: int) -> list[FrameResult]:
+        """``run_frame`` for a batch in one runtime call; models that can batch override it."""
         raise NotImplementedError

@@ -12,6 +12,7 @@ from inspector.bundle.manifest import RuntimeSpec
 from inspector.bundle.store import Bundle, BundleError
 
 log = logging.getLogger(__name__)
+MAX_BATCH = 64  # what training/export.py exports dynamic-batch programs for
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RawOutput:
 class Runtime(Protocol):
     name: str
     device: str
+    max_batch: int  # images one call may take (1 for programs exported for a single image)
 
     def __call__(self, batch: np.ndarray) -> RawOutput: ...
 
@@ -52,6 +54,7 @@ class TorchRuntime:
 
         self._torch = torch
         self.device = device
+        self.max_batch = MAX_BATCH if spec.dynamic_batch else 1
         if device.startswith("cuda"):
             # TF32 convolutions drift ~1e-3 from the CPU scores; keep full fp32 so thresholds carry over.
             torch.backends.cudnn.allow_tf32 = False
@@ -90,6 +93,7 @@ class OnnxRuntime:
         # decision and the writer need between two frames.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.device = "cpu"
+        self.max_batch = MAX_BATCH if spec.dynamic_batch else 1
         try:
             self._session = ort.InferenceSession(
                 str(bundle.path(spec.file)), sess_options=options, providers=["CPUExecutionProvider"]

@@ -272,7 +272,8 @@ def build_station(config: StationConfig, camera_override: str | None = None,
     writer = writer_for(config, url, models, prepared)
     if prepared:
         register_bundles(writer.engine, models)
-    settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure)
+    settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure,
+                            max_batch=config.pipeline.max_batch)
     station = Station(config.station.name, camera, models, recipe, writer, settings, tracker=tracker)
     return StationParts(station=station, writer=writer, url=url, models=models)
 

@@ -34,10 +34,13 @@ class LoopSettings:
     queue_size: int = 8
     backpressure: str = "drop_oldest"
     grab_timeout_s: float = 0.2
+    max_batch: int = 4  # frames that queued behind the next one, inspected with it in one model call
 
     def __post_init__(self) -> None:
         if self.backpressure not in BACKPRESSURE:
             raise ValueError(f"backpressure {self.backpressure!r} is not one of {', '.join(BACKPRESSURE)}")
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
 
 
 @dataclass(frozen=True)
@@ -268,16 +271,51 @@ class Station:
         return self._program_of.pop(frame.part.id, self.program)
 
     def _infer(self) -> None:
+        stopping = False
         try:
-            while (item := self._frames.get()) is not _STOP:
+            while not stopping:
+                batch, stopping = self._take_batch()
                 dequeued = time.monotonic()
-                program = self._program_for(item)
-                outputs = tuple(self._run_model(model, item) for model in program.models)
-                self._scored.put(_Scored(item, program, outputs, dequeued, time.monotonic()))
+                for program, frames in _by_program([(frame, self._program_for(frame)) for frame in batch]):
+                    per_model = [self._run_model(model, frames) for model in program.models]
+                    inferred = time.monotonic()
+                    for i, frame in enumerate(frames):
+                        outputs = tuple(outputs_of[i] for outputs_of in per_model)
+                        self._scored.put(_Scored(frame, program, outputs, dequeued, inferred))
         finally:
             self._scored.put(_STOP)
 
-    def _run_model(self, model: InspectionModel, frame: Frame) -> ModelOutput:
+    def _take_batch(self) -> tuple[list[Frame], bool]:
+        """The next frame (waiting for it), and up to ``max_batch - 1`` more that are already queued behind it:
+        frames are batched only when they queue, so a station keeping up still inspects each frame at once."""
+        first = self._frames.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        while len(batch) < self.settings.max_batch:
+            try:
+                item = self._frames.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _run_model(self, model: InspectionModel, frames: list[Frame]) -> list[ModelOutput]:
+        """The model's outputs for ``frames``, batched where the model can; a failure fails only its frames."""
+        try:
+            many = getattr(model, "infer_many", None)
+            if many is not None and len(frames) > 1:
+                outputs = list(many(frames))
+                if len(outputs) == len(frames):
+                    return outputs
+            return [self._run_one(model, frame) for frame in frames]
+        except Exception:  # noqa: BLE001 - fail-safe: retried frame by frame, each error becomes its FAIL
+            return [self._run_one(model, frame) for frame in frames]
+
+    @staticmethod
+    def _run_one(model: InspectionModel, frame: Frame) -> ModelOutput:
         try:
             return model.infer(frame)
         except Exception as exc:  # noqa: BLE001 - fail-safe: the decision turns this into FAIL
@@ -337,6 +375,17 @@ class Station:
             with self._handed:
                 self._released += 1
                 self._handed.notify_all()
+
+
+def _by_program(items: list[tuple[Frame, Program]]) -> list[tuple[Program, list[Frame]]]:
+    """Consecutive frames under the same program, in order (a recipe switch splits a batch)."""
+    groups: list[tuple[Program, list[Frame]]] = []
+    for frame, program in items:
+        if groups and groups[-1][0] is program:
+            groups[-1][1].append(frame)
+        else:
+            groups.append((program, [frame]))
+    return groups
 
 
 def _start(frame: Frame) -> float:

@@ -76,3 +76,33 @@ def test_the_record_is_typed_and_a_malformed_one_is_refused(tiny_bundle: Path, t
     write_manifest(copy, manifest.model_copy(update={"files": hash_files(copy)}))
     with pytest.raises(BundleError, match=r"equivalence.json: not a valid equivalence record \(field 'reference"):
         read_equivalence(Bundle(copy, read_manifest(copy)))
+
+
+class DriftsWhenBatched(Counting):
+    """Right one image at a time, off by 1 % when it scores several at once."""
+
+    def __init__(self, runtime) -> None:
+        super().__init__(runtime)
+        self.max_batch = runtime.max_batch
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        out = self.inner(batch)
+        return RawOutput(out.scores * (1.01 if len(batch) > 1 else 1.0), out.maps)
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "torch"])
+def test_anomaly_bundles_take_batches_that_agree_with_single_images(tiny_bundle: Path, name: str) -> None:
+    bundle = open_bundle(tiny_bundle)
+    runtime = load_runtime(bundle, name)
+    assert bundle.manifest.runtime(name).dynamic_batch and runtime.max_batch > 1
+    inputs = read_equivalence(bundle).inputs
+    batched = runtime(np.concatenate([inputs, inputs[:1]]))  # five images, one call
+    single = [runtime(inputs[i : i + 1]) for i in range(len(inputs))]
+    np.testing.assert_allclose(batched.scores[:-1], np.concatenate([s.scores for s in single]), rtol=1e-4)
+    np.testing.assert_allclose(batched.maps[:-1], np.concatenate([s.maps for s in single]), rtol=1e-4, atol=1e-4)
+
+
+def test_a_runtime_whose_batches_drift_is_refused(tiny_bundle: Path) -> None:
+    bundle = open_bundle(tiny_bundle)
+    with pytest.raises(BundleError, match="onnxruntime on cpu differs"):
+        equivalence.require_equivalence(bundle, DriftsWhenBatched(load_runtime(bundle, "onnxruntime")))

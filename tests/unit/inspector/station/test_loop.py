@@ -200,3 +200,47 @@ def test_in_part_mode_a_dropped_frame_is_a_part_with_a_not_inspected_row() -> No
     assert len(sink.items) == snap.inspected == 20  # every part has a row
     assert sorted(i.frame.part.id for i in sink.items) == sorted(f"p{n}" for n in range(1, 21))
     assert snap.dropped_total == len(skipped) and snap.fail_reasons["not_inspected"] == len(skipped)
+
+
+class BatchingModel(FakeModel):
+    """Scores frames that queued together in one call (as a dynamic-batch bundle does); records the batch sizes."""
+
+    def __init__(self, delay: float = 0.0, fail_batches: bool = False) -> None:
+        super().__init__(delay)
+        self.batches: list[int] = []
+        self.fail_batches = fail_batches
+
+    def infer_many(self, frames) -> list[ModelOutput]:
+        self.batches.append(len(frames))
+        time.sleep(self.delay)
+        if self.fail_batches:
+            raise RuntimeError("batch crashed")
+        return [ModelOutput(self.id, 0.9 if f.truth.is_defective else 0.1, image_threshold=0.5,
+                            pixel_threshold=0.5, latency_ms=float(len(frames))) for f in frames]
+
+
+def test_frames_that_queue_are_inspected_in_batches_each_with_its_own_output() -> None:
+    model = BatchingModel(delay=0.02)
+    station, sink = run(model, LoopSettings(queue_size=8, backpressure="block", max_batch=4), 40)
+    assert max(model.batches) == 4 and sum(model.batches) + model.calls == 40
+    assert len(sink.items) == 40 and station.counters.snapshot().dropped_total == 0
+    assert [i.frame.id for i in sink.items] == list(range(1, 41))
+    assert station.counters.snapshot().agreement == 1.0  # each frame got its own score, in order
+
+
+def test_max_batch_one_never_batches() -> None:
+    model = BatchingModel(delay=0.01)
+    run(model, LoopSettings(queue_size=8, backpressure="block", max_batch=1), 12)
+    assert model.batches == [] and model.calls == 12
+
+
+def test_a_failed_batch_is_retried_frame_by_frame() -> None:
+    model = BatchingModel(delay=0.01, fail_batches=True)
+    station, sink = run(model, LoopSettings(queue_size=8, backpressure="block", max_batch=4), 20)
+    assert model.batches and len(sink.items) == 20
+    assert all(not i.outputs[0].error for i in sink.items) and station.counters.snapshot().agreement == 1.0
+
+
+def test_max_batch_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        LoopSettings(max_batch=0)
