@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -65,6 +65,21 @@ class EquivalenceSpec(_Strict):
     passed: bool
 
 
+class TilingSpec(_Strict):
+    """The bundle was trained on tiles: frames are resized by ``scale``, then cut into ``tile`` x ``tile`` tiles
+    (the input side) overlapping by ``overlap`` pixels of the resized frame (``inspector.inference.tiling``)."""
+
+    tile: int = Field(gt=0)
+    overlap: int = Field(ge=0)
+    scale: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _overlap_below_tile(self) -> TilingSpec:
+        if self.overlap >= self.tile:
+            raise ValueError(f"overlap {self.overlap} must be less than the tile side {self.tile}")
+        return self
+
+
 class Manifest(_Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str
@@ -83,6 +98,22 @@ class Manifest(_Strict):
     runtimes: tuple[RuntimeSpec, ...]
     equivalence: EquivalenceSpec
     files: dict[str, str] = Field(description="sha256 of every other file in the bundle, by relative path")
+    tiling: TilingSpec | None = None  # None: the whole frame is resized to the input (every bundle before tiling)
+
+    @model_validator(mode="after")
+    def _tile_is_the_input(self) -> Manifest:
+        if self.tiling is not None and (self.tiling.tile, self.tiling.tile) != (self.input.height, self.input.width):
+            raise ValueError(f"tile side {self.tiling.tile} is not the input size "
+                             f"{self.input.width}x{self.input.height}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_tiling(self, handler):
+        """An untiled manifest is written without ``tiling``, so stations older than tiling still read it."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("tiling", ...) is None:
+            data.pop("tiling")
+        return data
 
     def runtime(self, name: str) -> RuntimeSpec:
         for spec in self.runtimes:

@@ -29,6 +29,7 @@ from inspector.bundle.manifest import (
     Manifest,
     RuntimeSpec,
     ThresholdSpec,
+    TilingSpec,
 )
 from inspector.bundle.preprocess import Preprocessing
 from inspector.bundle.signing import load_or_create_key, sign_bundle
@@ -58,6 +59,7 @@ class BundleInfo:
     pixel_threshold: ThresholdSpec
     metrics: dict
     dataset: DatasetSpec
+    tiling: TilingSpec | None = None  # trained on tiles of the frames (None: on whole frames)
 
 
 def library_versions() -> dict[str, str]:
@@ -103,6 +105,7 @@ def build_manifest(info: BundleInfo, folder: Path, runtimes: tuple[RuntimeSpec, 
             passed=bool(diffs) and all(v <= TOLERANCE_REL for v in diffs.values()),
         ),
         files=files,
+        tiling=info.tiling,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion
 from inspector.inference.bundle_model import BundleModel, FrameResult
+from inspector.inference.tiling import TileScorer, plan_tiles, score_frame
 
 
 def extract_regions(anomaly_map: np.ndarray, threshold: float, min_area: int = 1, class_name: str = "anomaly",
@@ -47,11 +49,31 @@ class AnomalyModel(BundleModel):
     KIND = "an anomaly bundle"
 
     def run_frame(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
-        """Score and anomaly map (at frame size) with the regions over the pixel threshold."""
+        """Score and anomaly map (at frame size) with the regions over the pixel threshold.
+
+        A bundle trained on tiles (``manifest.tiling``) scores the frame tile by tile, as it was trained; any other
+        resizes the whole frame to the model input."""
+        if self.bundle.manifest.tiling is not None:
+            return self._run_tiled(frame, pixel_threshold, min_area)
         return self.run_frames([frame], pixel_threshold, min_area)[0]
 
+    @cached_property
+    def _tile_scorer(self) -> TileScorer:
+        return TileScorer(self.runtime)
+
+    def _run_tiled(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
+        """Tiles of the frame at the trained scale in batches, one stitched map at frame size, the largest tile
+        score as the frame's (``inspector.inference.tiling``)."""
+        spec = self.bundle.manifest.tiling
+        plan = plan_tiles(frame.height, frame.width, spec.tile, spec.overlap, spec.scale)
+        score, stitched = score_frame(plan, frame.image, self.preprocessing, self._tile_scorer)
+        anomaly_map = plan.to_frame(stitched)
+        return FrameResult(score, anomaly_map, (), extract_regions(anomaly_map, pixel_threshold, min_area))
+
     def run_frames(self, frames: Sequence[Frame], pixel_threshold: float, min_area: int) -> list[FrameResult]:
-        """``run_frame`` for several frames in one runtime call."""
+        """``run_frame`` for several frames in one runtime call (tiled bundles: their tiles batch instead)."""
+        if self.bundle.manifest.tiling is not None:
+            return [self._run_tiled(frame, pixel_threshold, min_area) for frame in frames]
         raw = self.runtime(np.stack([self.preprocessing(frame.image) for frame in frames]))
         results = []
         for i, frame in enumerate(frames):
