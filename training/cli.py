@@ -96,6 +96,13 @@ def anomaly(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle folder.")] = False,
+    tile_scale: Annotated[float | None, typer.Option(
+        help="Large frames: resize each frame by this factor (1 = full resolution, 0.5 = half), then train and "
+             "inspect on tiles of --image-size pixels; the station tiles the same way. Default: off (the whole "
+             "frame is resized to --image-size).")] = None,
+    tile_overlap: Annotated[int | None, typer.Option(
+        help="Pixels (of the resized frame) two neighbouring tiles share, blended without seams "
+             "(default: --image-size / 8).")] = None,
 ) -> None:
     """Train an anomaly model (anomalib) on good images, evaluate it and export a verified bundle."""
 
@@ -106,7 +113,8 @@ def anomaly(
 
         options = TrainOptions(
             data=data, out=out, category=category, image_size=image_size, batch_size=batch_size,
-            target_frr=target_frr, overwrite=overwrite, device=device,
+            target_frr=target_frr, overwrite=overwrite, device=device, tile_scale=tile_scale,
+            tile_overlap=tile_overlap,
             model=ModelConfig(architecture=model, backbone=backbone, coreset_ratio=coreset_ratio, seed=seed),
         )
         with Phases.live(console) as progress:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from inspector.bundle.manifest import DatasetSpec, ThresholdSpec
+from inspector.bundle.manifest import DatasetSpec, ThresholdSpec, TilingSpec
 from inspector.bundle.preprocess import Preprocessing
 from inspector.bundle.writer import BundleInfo
 from training.anomaly.models import ModelConfig, build_model, fit, predict
+from training.anomaly.tiled import default_overlap, score_tiled, training_tiles
 from training.backbones import backbone_spec
 from training.datasets import AnomalyDataset, load_anomaly_dataset
 from training.devices import pick_device
@@ -36,6 +38,29 @@ class TrainOptions:
     target_frr: float = 0.01
     overwrite: bool = False
     device: str = "auto"
+    tile_scale: float | None = None  # train on tiles of the frames resized by this factor (None: whole frames)
+    tile_overlap: int | None = None  # pixels of the resized frame two tiles share (None: a default)
+
+    def __post_init__(self) -> None:
+        if self.tile_scale is None:
+            if self.tile_overlap is not None:
+                raise ValueError("--tile-overlap needs --tile-scale (tiling is off without a scale)")
+            return
+        if not (math.isfinite(self.tile_scale) and self.tile_scale > 0):
+            raise ValueError(f"--tile-scale must be greater than 0 (1 = full resolution, 0.5 = half), "
+                             f"got {self.tile_scale}")
+        overlap = self.tile_overlap
+        if overlap is not None and not 0 <= overlap < self.image_size:
+            raise ValueError(f"--tile-overlap must be at least 0 and less than the tile side "
+                             f"(--image-size {self.image_size}), got {overlap}")
+
+    @property
+    def tiling(self) -> TilingSpec | None:
+        """The tiling the bundle is trained on and records, or None for whole frames."""
+        if self.tile_scale is None:
+            return None
+        overlap = default_overlap(self.image_size) if self.tile_overlap is None else self.tile_overlap
+        return TilingSpec(tile=self.image_size, overlap=overlap, scale=self.tile_scale)
 
 
 @dataclass(frozen=True)
@@ -55,32 +80,53 @@ def train_anomaly(options: TrainOptions, phases: Phases | None = None) -> TrainR
     pre = Preprocessing(options.image_size, options.image_size, spec.mean, spec.std)
     device = pick_device(options.device)
 
-    train = load_eval_data(dataset.train, pre, phases.task("Loading training images", len(dataset.train)))
-    test = load_eval_data(dataset.test, pre, phases.task("Loading test images", len(dataset.test)))
+    tiling = options.tiling
+    if tiling is None:
+        train = load_eval_data(dataset.train, pre, phases.task("Loading training images", len(dataset.train)))
+        test = load_eval_data(dataset.test, pre, phases.task("Loading test images", len(dataset.test)))
+        train_inputs = train.inputs
+    else:
+        train, train_inputs = training_tiles(dataset.train, pre, tiling,
+                                             phases.task("Cutting training tiles", len(dataset.train)))
     model = build_model(options.model).to(device)
-    inputs = torch.from_numpy(train.inputs).to(device)
+    inputs = torch.from_numpy(train_inputs).to(device)
     fit(
         model,
         options.model,
         inputs,
         batch_size=options.batch_size,
-        on_embed=phases.task("Extracting features", len(train.inputs)),
+        on_embed=phases.task("Extracting features", len(train_inputs)),
         on_fit=phases.task("Coreset selection" if options.model.architecture == "patchcore" else "Fitting Gaussians",
                            None),
     )
-    scored = predict(model, torch.from_numpy(test.inputs).to(device), options.batch_size,
-                     phases.task("Scoring test images", len(test.inputs)))
+    if tiling is None:
+        scored = predict(model, torch.from_numpy(test.inputs).to(device), options.batch_size,
+                         phases.task("Scoring test images", len(test.inputs)))
+        scores, maps = scored.scores, scored.maps
+        samples, sample_scores, sample_maps = test.inputs, scored.scores, scored.maps
+    else:
+        def score(tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            out = predict(model, torch.from_numpy(tiles).to(device), options.batch_size)
+            return out.scores, out.maps
+
+        test, tiled = score_tiled(dataset.test, pre, tiling, score,
+                                  phases.task("Scoring test images tile-wise", len(dataset.test)))
+        scores, maps = tiled.scores, tiled.maps
+        # The exported program scores one tile: each picked frame's most anomalous tile is its sample.
+        samples, sample_scores, sample_maps = tiled.top_inputs, tiled.top_scores, tiled.top_maps
     model = model.cpu()
 
-    image_thr, pixel_thr, evaluated = calibrate_and_evaluate(test, scored.scores, scored.maps, train, options)
+    image_thr, pixel_thr, evaluated = calibrate_and_evaluate(test, scores, maps, train, options)
     evaluated["training"] = {
         "architecture": options.model.architecture,
         "backbone": options.model.backbone,
         "image_size": options.image_size,
         "coreset_ratio": options.model.coreset_ratio,
         "device": str(device),
-        "train_images": len(train.inputs),
+        "train_images": len(train.labels),
     }
+    if tiling is not None:
+        evaluated["training"].update(tiling=tiling.model_dump(), train_tiles=len(train_inputs))
     info = BundleInfo(
         name=options.out.name,
         architecture=options.model.architecture,
@@ -98,6 +144,7 @@ def train_anomaly(options: TrainOptions, phases: Phases | None = None) -> TrainR
             test_images=len(dataset.test),
             skipped_files=len(dataset.issues),
         ),
+        tiling=tiling,
     )
     picks = _equivalence_picks(test.labels)
     export_task = phases.task("Exporting and checking runtimes", None)
@@ -105,10 +152,10 @@ def train_anomaly(options: TrainOptions, phases: Phases | None = None) -> TrainR
         model,
         info,
         options.out,
-        test.inputs[picks],
-        scored.scores[picks],
-        scored.maps[picks],
-        extra=lambda folder: write_eval_report(folder / "report", evaluated, test, scored.scores, scored.maps,
+        samples[picks],
+        sample_scores[picks],
+        sample_maps[picks],
+        extra=lambda folder: write_eval_report(folder / "report", evaluated, test, scores, maps,
                                                image_thr.value, pixel_thr.value),
         overwrite=options.overwrite,
     )
