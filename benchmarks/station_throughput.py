@@ -34,6 +34,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--runtime", default="onnxruntime")
     parser.add_argument("--product", default="washer")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--max-batch", type=int, default=4, help="the station's pipeline.max_batch")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU runtime threads for both the bare and the station run (default: all cores)")
     return parser
@@ -69,45 +71,58 @@ def png_encoding(frames: list) -> None:
           f"{ours_ms / default_ms:.2f}x, size ratio {ours_size / default_size:.2f}x")
 
 
+def station_run(args: argparse.Namespace, root: Path) -> dict:
+    """One headless station run of ``args.frames`` frames, as ``inspector run`` drives it."""
+    config = write_station_config(root, args.bundle, fps=1000, runtime=args.runtime, threads=args.threads,
+                                  pool=32, backpressure="block", queue_size=8, product=args.product,
+                                  max_batch=args.max_batch)
+    runtime = StationRuntime(config)
+    start = time.perf_counter()
+    runtime.start(args.frames)
+    runtime.wait()
+    writer, url = runtime.parts.writer, runtime.parts.url
+    report = runtime.close(timeout=60)
+    elapsed = time.perf_counter() - start
+    snap = runtime.counters.snapshot()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("select count(*), count(heatmap_artifact_id) from inspections")).one()
+        latencies = [r[0] for r in conn.execute(sa.text("select latency_total_ms from inspections"))]
+    engine.dispose()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"rate": snap.inspected / elapsed, "p50": cuts[49], "p99": cuts[98], "rows": rows,
+            "dropped": sum(v for k, v in snap.dropped.items() if not k.startswith("camera")),
+            "journaled": writer.journaled, "report": report}
+
+
 def main(args: argparse.Namespace) -> None:
     if not (args.bundle / "manifest.json").is_file():
         raise SystemExit(f"{args.bundle}: no bundle; run `make demo` first or pass --bundle")
+    print(f"# benchmarks/station_throughput.py  {time.strftime('%Y-%m-%d %H:%M')}  cores {os.cpu_count()}  "
+          f"load average {os.getloadavg()[0]:.2f}")
     model = AnomalyModel.open(args.bundle, args.runtime, threads=args.threads)
     size = model.preprocessing.height
-    camera = SimulatedCamera(args.product, fps=10_000, defect_fraction=0.2, seed=1, size=size, pool=32)
+    camera = SimulatedCamera(args.product, fps=1000, defect_fraction=0.2, seed=1, size=size, pool=32)
     frames = [camera._pool[i][0] for i in range(len(camera._pool))]
-    bare = bare_runtime(model, frames, args.frames)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        config = write_station_config(Path(tmp), args.bundle, fps=10_000, runtime=args.runtime, threads=args.threads,
-                                      pool=32, backpressure="block", queue_size=8, product=args.product)
-        runtime = StationRuntime(config)
-        start = time.perf_counter()
-        runtime.start(args.frames)
-        runtime.wait()
-        writer, url = runtime.parts.writer, runtime.parts.url
-        report = runtime.close(timeout=60)
-        elapsed = time.perf_counter() - start
-        snap = runtime.counters.snapshot()
-        engine = make_engine(url)
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text("select count(*), count(heatmap_artifact_id) from inspections")).one()
-            latencies = [r[0] for r in conn.execute(sa.text("select latency_total_ms from inspections"))]
-        engine.dispose()
-
-    e2e = snap.inspected / elapsed
-    cuts = statistics.quantiles(latencies, n=100)
+    bare = max(bare_runtime(model, frames, args.frames) for _ in range(args.repeats))
+    runs = []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(station_run(args, Path(tmp)))
+    best = max(runs, key=lambda run: run["rate"])
+    rates = [run["rate"] for run in runs]
     print(f"bundle {model.id} on {model.runtime.name} ({model.runtime.device}, threads {args.threads or 'all'}), "
-          f"{size} px, {args.frames} frames, {os.cpu_count()} cores")
-    print(f"bare runtime forward:   {bare:7.2f} frames/s")
-    print(f"station end to end:     {e2e:7.2f} inspections/s  (acquire -> infer -> decide -> logged)")
-    print(f"ratio end-to-end / bare: {e2e / bare:.2f}x  (target >= 0.9x)")
-    print(f"latency p50 {cuts[49]:.1f} ms, p99 {cuts[98]:.1f} ms (acquisition to decision)")
+          f"{size} px, {args.frames} frames, max batch {args.max_batch}, best of {args.repeats}")
+    print(f"bare runtime forward:   {bare:7.2f} frames/s  (batch 1, pre-processed inputs)")
+    print(f"station end to end:     {best['rate']:7.2f} inspections/s  (acquire -> infer -> decide -> logged; "
+          f"runs {', '.join(f'{run_rate:.1f}' for run_rate in rates)})")
+    print(f"ratio end-to-end / bare: {best['rate'] / bare:.2f}x  (target >= 0.9x, and >= 40 inspections/s)")
+    print(f"latency p50 {best['p50']:.1f} ms, p99 {best['p99']:.1f} ms (acquisition to decision)")
     png_encoding(frames)
-    pipeline_drops = sum(v for k, v in snap.dropped.items() if not k.startswith("camera"))
-    print(f"logged {rows[0]} inspections, {rows[1]} with heatmap; dropped in the pipeline {pipeline_drops}; "
-          f"journaled {writer.journaled}")
-    print(f"closed: {report}")
+    print(f"logged {best['rows'][0]} inspections, {best['rows'][1]} with heatmap; dropped in the pipeline "
+          f"{best['dropped']}; journaled {best['journaled']}")
+    print(f"closed: {best['report']}")
+    print(f"# load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def anomaly(
     backbone: Annotated[str, typer.Option(help="lite0, lite1 or lite2 (offline ImageNet weights).")] = "lite0",
     image_size: Annotated[int, typer.Option(help="Model input side in pixels (320 by default; 256 halves the "
                                                  "latency for a little quality).")] = 320,
-    coreset_ratio: Annotated[float, typer.Option(help="PatchCore memory bank fraction kept.")] = 0.1,
+    coreset_ratio: Annotated[float, typer.Option(help="PatchCore memory bank fraction kept.")] = 0.025,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 8,
     target_frr: Annotated[float, typer.Option(help="False-reject rate when no labeled defects exist.")] = 0.01,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

@@ -31,7 +31,9 @@ Progress = Callable[[int, int], None]
 class ModelConfig:
     architecture: str = "patchcore"
     backbone: str = "lite0"
-    coreset_ratio: float = 0.1
+    # benchmarks/quality.py: a bank of 2.5 % of the training patches keeps image and pixel AUROC within 0.005 of
+    # anomalib's 10 % on every category, and the kNN, most of the forward, costs a quarter.
+    coreset_ratio: float = 0.025
     num_neighbors: int = 9
     seed: int = 0
 
