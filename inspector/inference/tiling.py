@@ -21,7 +21,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-DEFAULT_BATCH = 16
+DEFAULT_BATCH = 4  # on the CPU a tile is already a large call; bigger batches only grow the kNN distance matrix
 
 
 def check_tiling(tile: int, overlap: int, scale: float) -> None:
