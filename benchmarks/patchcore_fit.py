@@ -29,7 +29,8 @@ from timing import latency_ms  # noqa: E402 - benchmarks/timing.py, beside this 
 
 from inspector.bundle.preprocess import Preprocessing  # noqa: E402
 from inspector.bundle.store import open_bundle  # noqa: E402
-from inspector.inference.runtimes import load_runtime  # noqa: E402
+from inspector.inference.anomaly import AnomalyModel  # noqa: E402
+from inspector.inference.runtimes import cuda_available  # noqa: E402
 from training.anomaly.models import LAYERS, ModelConfig, build_model, fit, predict  # noqa: E402
 from training.backbones import backbone_spec, load_into  # noqa: E402
 from training.datasets import load_anomaly_dataset  # noqa: E402
@@ -134,14 +135,15 @@ def main(args: argparse.Namespace) -> None:
         wide, _ = our_fit(inputs, args.backbone, args.anomalib_ratio)
         for label, model in (("ours", ours), (f"ours, anomalib's bank ({args.anomalib_ratio:g})", wide)):
             bundle = open_bundle(export_for_latency(model, pre, test_inputs, Path(tmp) / f"bundle-{id(model)}"))
-            for runtime_name in ("torch", "onnxruntime"):
-                runtime = load_runtime(bundle, runtime_name)
+            devices = [("torch", "cpu"), ("onnxruntime", None)] + [("torch", "cuda")] * cuda_available()
+            for runtime_name, device in devices:  # on CUDA, fp16 where the bundle's equivalence check holds
+                runtime = AnomalyModel(bundle, runtime_name, device, half=None if device == "cuda" else False).runtime
                 outputs = [runtime(test.inputs[i : i + 1]) for i in range(len(test.inputs))]
                 img, pix = aurocs(np.concatenate([o.scores for o in outputs]),
                                   np.concatenate([o.maps for o in outputs]), test)
                 ms = min(latency_ms(lambda runtime=runtime: runtime(test.inputs[:1]), args.latency_runs)
                          for _ in range(args.repeats))
-                name = f"{label}: {runtime_name} ({runtime.device})"
+                name = f"{label}: {runtime_name} ({runtime.device}{', fp16' if getattr(runtime, 'half', 0) else ''})"
                 print(f"{name:<38} {ms:5.1f}  {ms / base:.2f}x  {img:11.4f}  {pix:11.4f}")
         print("target: <= 0.3x at image AUROC within 0.005 of anomalib's")
         print(f"# load average at the end {os.getloadavg()[0]:.2f}")

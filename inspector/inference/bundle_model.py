@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,9 +14,11 @@ import numpy as np
 from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
-from inspector.inference.equivalence import require_equivalence
+from inspector.inference.equivalence import check_runtime, require_equivalence
 from inspector.inference.runtimes import Runtime, load_runtime
 from inspector.inference.thresholds import resolve_threshold
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class BundleModel:
     KIND = "model"
 
     def __init__(self, bundle: Bundle, runtime: str = "auto", device: str | None = None,
-                 verify_runtime: bool = True, threads: int | None = None, *, image_threshold: float | None = None,
+                 verify_runtime: bool = True, threads: int | None = None, *, half: bool | None = None,
+                 image_threshold: float | None = None,
                  pixel_threshold: float | None = None, min_area: int = 1, override_calibration: bool = False) -> None:
         if bundle.manifest.task not in self.TASKS:
             raise BundleError(f"{bundle.root}: task {bundle.manifest.task!r} is not {self.KIND}")
@@ -46,9 +50,27 @@ class BundleModel:
         self.image_threshold = resolve_threshold(bundle, "image", image_threshold, override_calibration)
         self.pixel_threshold = resolve_threshold(bundle, "pixel", pixel_threshold, override_calibration)
         self.min_area = max(1, int(min_area))
-        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads)
+        self.runtime: Runtime = load_runtime(bundle, runtime, device, threads, half)
         if verify_runtime:
-            require_equivalence(bundle, self.runtime)
+            self.runtime = self._verified(bundle, self.runtime, runtime, device, threads)
+
+    @staticmethod
+    def _verified(bundle: Bundle, loaded: Runtime, runtime: str, device: str | None, threads: int | None) -> Runtime:
+        """The runtime once it reproduced the export-time scores; reduced precision (fp16 on CUDA) that does not
+        is replaced by full precision, which must."""
+        if not getattr(loaded, "half", False):
+            require_equivalence(bundle, loaded)
+            return loaded
+        check = check_runtime(bundle, loaded)
+        if check.passed:
+            log.info("%s: %s on %s runs in reduced precision (within %.1e of the recorded scores)",
+                     bundle.manifest.bundle_id, check.runtime, check.device, check.max_rel_diff)
+            return loaded
+        log.warning("%s: reduced precision on %s differs from the recorded scores by %.1e; running full precision",
+                    bundle.manifest.bundle_id, check.device, check.max_rel_diff)
+        full = load_runtime(bundle, runtime, device, threads, half=False)
+        require_equivalence(bundle, full)
+        return full
 
     @classmethod
     def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,

@@ -82,7 +82,7 @@ def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -
         for device in bundle.manifest.runtime(name).devices:
             if device == "cuda" and not cuda_available():
                 continue
-            checks.append(check_runtime(bundle, load_runtime(bundle, name, device=device), samples))
+            checks.append(check_runtime(bundle, load_runtime(bundle, name, device=device, half=False), samples))
     return checks
 
 

@@ -49,12 +49,15 @@ class TorchRuntime:
 
     name = "torch"
 
-    def __init__(self, bundle: Bundle, spec: RuntimeSpec, device: str = "cpu") -> None:
+    def __init__(self, bundle: Bundle, spec: RuntimeSpec, device: str = "cpu", half: bool = False) -> None:
         import torch
 
         self._torch = torch
         self.device = device
         self.max_batch = MAX_BATCH if spec.dynamic_batch else 1
+        # half: autocast to float16 on CUDA (bfloat16 on the CPU); kept only where the equivalence check passes
+        self.half = half
+        self._half_dtype = torch.float16 if device.startswith("cuda") else torch.bfloat16
         if device.startswith("cuda"):
             # TF32 convolutions drift ~1e-3 from the CPU scores; keep full fp32 so thresholds carry over.
             torch.backends.cudnn.allow_tf32 = False
@@ -67,7 +70,8 @@ class TorchRuntime:
 
     def run_raw(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
-        with torch.inference_mode():
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.inference_mode(), torch.autocast(device_type, self._half_dtype, enabled=self.half):
             tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
             outputs = self._module(tensor)
             outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
@@ -117,10 +121,12 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None, threads: int | None = None) -> Runtime:
+def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None, threads: int | None = None,
+                 half: bool | None = None) -> Runtime:
     """Load one runtime; ``auto`` picks torch on CUDA when present, else ONNX Runtime on the CPU.
 
-    ``threads`` caps the CPU runtime's intra-op threads (None: all cores).
+    ``threads`` caps the CPU runtime's intra-op threads (None: all cores). ``half`` runs torch in reduced
+    precision (None: on CUDA only); callers keep it only where the equivalence check passes.
     """
     available = {spec.name for spec in bundle.manifest.runtimes}
     if name == "auto":
@@ -135,7 +141,8 @@ def load_runtime(bundle: Bundle, name: str = "auto", device: str | None = None, 
     except KeyError as exc:
         raise BundleError(str(exc.args[0])) from exc
     if name == "torch":
-        return TorchRuntime(bundle, spec, device=device or "cpu")
+        device = device or "cpu"
+        return TorchRuntime(bundle, spec, device=device, half=device.startswith("cuda") if half is None else half)
     if name == "onnxruntime":
         return OnnxRuntime(bundle, spec, threads=threads)
     raise BundleError(f"{bundle.root}: runtime {name!r} is not supported by this station")

@@ -106,3 +106,19 @@ def test_a_runtime_whose_batches_drift_is_refused(tiny_bundle: Path) -> None:
     bundle = open_bundle(tiny_bundle)
     with pytest.raises(BundleError, match="onnxruntime on cpu differs"):
         equivalence.require_equivalence(bundle, DriftsWhenBatched(load_runtime(bundle, "onnxruntime")))
+
+
+def test_reduced_precision_is_kept_only_where_the_equivalence_check_passes(tiny_bundle: Path, caplog) -> None:
+    """The CUDA path's fp16, exercised on the CPU with bfloat16: the model keeps reduced precision exactly when
+    that runtime reproduces the recorded scores, else it runs full precision (which does)."""
+    bundle = open_bundle(tiny_bundle)
+    half_check = equivalence.check_runtime(bundle, load_runtime(bundle, "torch", half=True))
+    with caplog.at_level("INFO"):
+        model = AnomalyModel.open(tiny_bundle, "torch", half=True)
+    assert model.runtime.half is half_check.passed
+    assert equivalence.check_runtime(bundle, model.runtime).passed
+    assert ("reduced precision" in caplog.text) and (half_check.passed or "running full precision" in caplog.text)
+
+
+def test_full_precision_is_the_default_off_cuda(tiny_bundle: Path) -> None:
+    assert load_runtime(open_bundle(tiny_bundle), "torch").half is False
