@@ -1,11 +1,14 @@
-"""Content-addressed artifacts on disk (PNG images, heatmap overlays, thumbnails)."""
+"""Content-addressed artifacts on disk (PNG images, anomaly maps, thumbnails; heatmap overlays of older records)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import struct
 import tempfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +74,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def encode_png(image: np.ndarray, compression: int = PNG_COMPRESSION) -> bytes:
-    """PNG bytes of an HxW gray or HxWx3 RGB uint8 image."""
+    """PNG bytes of an HxW gray or HxWx3 RGB uint8 image (or an HxW uint16 gray one)."""
     array = np.ascontiguousarray(image)
-    if array.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {array.dtype}")
+    if array.dtype != np.uint8 and not (array.dtype == np.uint16 and array.ndim == 2):
+        raise ValueError(f"expected a uint8 image or a 16-bit gray one, got {array.dtype} {array.shape}")
     if array.ndim == 3 and array.shape[2] == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     elif array.ndim != 2:
@@ -86,12 +89,123 @@ def encode_png(image: np.ndarray, compression: int = PNG_COMPRESSION) -> bytes:
     return buffer.tobytes()
 
 
+ANOMALY_MAP_KIND = "anomaly_map"
+ANOMALY_MAP_KEY = "inspector-anomaly-map"  # the PNG tEXt keyword holding the map's scale (JSON)
+ANOMALY_MAP_LEVELS = 4096  # grey levels per 1.0 of the colour scale (the pixel threshold): 16-bit covers 0..16x
+ANOMALY_MAP_MAX_SIDE = 256  # a map is stored at most this many pixels on its longer side
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_text(data: bytes) -> dict[str, str]:
+    """The tEXt chunks of PNG ``data`` as {keyword: text}."""
+    found, offset = {}, 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        body = data[offset + 8:offset + 8 + length]
+        if kind == b"tEXt" and b"\0" in body:
+            key, _, text = body.partition(b"\0")
+            found[key.decode("latin-1")] = text.decode("latin-1")
+        if kind == b"IEND":
+            break
+        offset += 12 + length
+    return found
+
+
+@dataclass(frozen=True)
+class AnomalyMapScale:
+    """How to read a stored anomaly map back: grey level / ``levels`` is the value relative to ``colour_scale``.
+
+    ``colour_scale`` is what the renderer counted as 1.0 (the model's pixel threshold, ``scale_from``
+    "pixel_threshold"; or half the map's maximum when the model had none, "half_max"), so the raw map is
+    ``level / levels * colour_scale``. Values above 65535 / ``levels`` (16x) were stored as that.
+    """
+
+    levels: float
+    colour_scale: float
+    scale_from: str = "pixel_threshold"
+
+
+def encode_anomaly_map(relative: np.ndarray, colour_scale: float, scale_from: str = "pixel_threshold",
+                       max_side: int = ANOMALY_MAP_MAX_SIDE) -> bytes:
+    """A compact 16-bit gray PNG of an anomaly map given relative to its colour scale (1.0 = the pixel threshold),
+    shrunk to at most ``max_side``; the scale travels inside the file (a tEXt chunk), so equal files mean equal maps.
+    """
+    values = np.nan_to_num(np.asarray(relative, np.float32), nan=0.0, posinf=65535 / ANOMALY_MAP_LEVELS, neginf=0.0)
+    if values.ndim == 3:
+        values = values.squeeze()
+    if values.ndim != 2:
+        raise ValueError(f"expected an HxW anomaly map, got shape {values.shape}")
+    values = thumbnail(values, max_side)
+    levels = np.clip(np.rint(values * ANOMALY_MAP_LEVELS), 0, 65535).astype(np.uint16)
+    meta = json.dumps({"levels": ANOMALY_MAP_LEVELS, "colour_scale": float(colour_scale), "scale_from": scale_from},
+                      sort_keys=True)
+    png = encode_png(levels)
+    end = png.rindex(b"IEND") - 4
+    return png[:end] + _png_chunk(b"tEXt", ANOMALY_MAP_KEY.encode("latin-1") + b"\0" + meta.encode()) + png[end:]
+
+
+def decode_anomaly_map(data: bytes) -> tuple[np.ndarray, AnomalyMapScale]:
+    """A map stored by :func:`encode_anomaly_map`: float32 values relative to its colour scale, and the scale."""
+    text = _png_text(data).get(ANOMALY_MAP_KEY)
+    if text is None:
+        raise ValueError("not an anomaly map: the PNG has no scale")
+    meta = json.loads(text)
+    levels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if levels is None or levels.dtype != np.uint16 or levels.ndim != 2:
+        raise ValueError("not an anomaly map: expected a 16-bit gray PNG")
+    scale = AnomalyMapScale(float(meta["levels"]), float(meta["colour_scale"]), str(meta.get("scale_from", "")))
+    return levels.astype(np.float32) / np.float32(scale.levels), scale
+
+
 class ArtifactStore:
     """Files named by their sha256 under ``root/ab/cdef....png``: written once, atomically, deduplicated."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._usage: int | None = None  # bytes under root, counted on first use and kept up to date after
+
+    def usage(self) -> int:
+        """Bytes the artifacts take (counted once by walking the folders, then kept up to date by this store)."""
+        if self._usage is None:
+            total = 0
+            for folder in os.scandir(self.root):
+                if not folder.is_dir(follow_symlinks=False) or len(folder.name) != 2:
+                    continue
+                for entry in os.scandir(folder.path):
+                    if entry.is_file(follow_symlinks=False) and not entry.name.startswith(".tmp-"):
+                        try:
+                            total += entry.stat(follow_symlinks=False).st_size
+                        except OSError:
+                            pass
+            self._usage = total
+        return self._usage
+
+    def delete(self, key: str | StoredArtifact) -> int:
+        """Remove an artifact's file; the bytes freed (0 when it was not there)."""
+        try:
+            path = self.path(key)
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        if self._usage is not None:
+            self._usage = max(0, self._usage - size)
+        return size
+
+    def put_anomaly_map(self, relative: np.ndarray, colour_scale: float, scale_from: str = "pixel_threshold",
+                        max_side: int = ANOMALY_MAP_MAX_SIDE) -> StoredArtifact:
+        """Store a map relative to its colour scale compactly (see :func:`encode_anomaly_map`)."""
+        data = encode_anomaly_map(relative, colour_scale, scale_from, max_side)
+        width, height = fitted_size(relative.shape[1], relative.shape[0], max_side)
+        return self.put_bytes(data, ANOMALY_MAP_KIND, suffix=".png", media_type="image/png", width=width,
+                              height=height)
+
+    def read_anomaly_map(self, key: str | StoredArtifact) -> tuple[np.ndarray, AnomalyMapScale]:
+        return decode_anomaly_map(self.read_bytes(key))
 
     def put_png(self, array: np.ndarray, kind: str = "image") -> StoredArtifact:
         data = encode_png(array)
@@ -103,8 +217,14 @@ class ArtifactStore:
         sha = hashlib.sha256(data).hexdigest()
         relpath = f"{sha[:2]}/{sha[2:]}{suffix}"
         path = self.root / relpath
-        if not (path.is_file() and path.stat().st_size == len(data)):
+        try:
+            existing = path.stat().st_size if path.is_file() else None
+        except OSError:
+            existing = None
+        if existing != len(data):
             write_atomic(path, data)
+            if self._usage is not None:
+                self._usage += len(data) - (existing or 0)
         return StoredArtifact(sha, relpath, len(data), width, height, kind, media_type)
 
     def path(self, key: str | StoredArtifact) -> Path:
@@ -150,11 +270,18 @@ class ArtifactStore:
         return digest.hexdigest() == sha
 
 
+def fitted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) shrunk so that the longer side is at most ``max_side`` (never enlarged)."""
+    scale = max_side / max(height, width)
+    if scale >= 1.0:
+        return int(width), int(height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def thumbnail(image: np.ndarray, max_side: int = 128) -> np.ndarray:
     """The image shrunk so that its longer side is at most ``max_side`` (never enlarged)."""
     height, width = image.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
+    size = fitted_size(width, height, max_side)
+    if size == (width, height):
         return np.ascontiguousarray(image)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)

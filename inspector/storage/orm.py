@@ -33,8 +33,11 @@ NAMING_CONVENTION = {
 }
 
 VERDICTS = ("PASS", "FAIL")
-ARTIFACT_STATES = ("written", "missing")  # missing: the images were never written (artifacts_error says why)
-ARTIFACT_KINDS = ("image", "heatmap", "thumbnail")
+# missing: the images were never written (artifacts_error says why); 0006: not_kept: a PASS the recipe's archive
+# policy did not sample (a thumbnail at most); evicted: the archive quota removed its pictures (links cleared).
+ARTIFACT_STATES = ("written", "missing", "not_kept", "evicted")
+# heatmap: an overlay rendered at frame size (records before 0006); anomaly_map: the compact map the review renders.
+ARTIFACT_KINDS = ("image", "heatmap", "thumbnail", "anomaly_map")
 ROLES = ("operator", "qa", "engineer", "admin")  # 0005: "ml" became "engineer"
 REVIEW_STATUSES = ("unreviewed", "confirmed", "false_positive", "false_negative", "escalated")
 # QA review actions (table ``reviews``) and the review_status each one leaves; a comment changes none.

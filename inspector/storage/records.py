@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from inspector.domain.inspection import DefectRegion, Inspection, ModelOutput
-from inspector.render import DEFAULT_OPACITY, heatmap_of, overlay
-from inspector.storage.archive import ArtifactStore, StoredArtifact, thumbnail
+from inspector.render import colour_scale
+from inspector.storage.archive import ANOMALY_MAP_MAX_SIDE, ArtifactStore, StoredArtifact, thumbnail
 
 LATENCY_KEYS = ("acquire", "inference", "decision", "total")
 
@@ -50,6 +50,9 @@ class ModelRecord:
 
 
 ARTIFACTS_WRITTEN, ARTIFACTS_PENDING, ARTIFACTS_MISSING = "written", "pending", "missing"
+# not_kept: the archive policy kept no full pictures of this PASS (a thumbnail at most); evicted: the archive quota
+# removed its pictures later. Neither is a fault: ``artifacts_error`` says which policy or quota, and when.
+ARTIFACTS_NOT_KEPT, ARTIFACTS_EVICTED = "not_kept", "evicted"
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class InspectionRecord:
 
     ``score``, the thresholds and ``bundle_id`` are the headline: the deciding model's (see ``Inspection.score``);
     ``models`` holds every model's result. The journal takes the record before its images are written
-    (``artifacts`` "pending"); "missing" says they never were, and ``artifacts_error`` why.
+    (``artifacts`` "pending"); "missing" says they never were, and ``artifacts_error`` why; "not_kept" that the
+    archive policy kept none of this PASS (``artifacts_error`` names the policy). ``heatmap`` is the anomaly map
+    (kind "anomaly_map", rendered when shown); records written before it hold a rendered overlay (kind "heatmap").
     """
 
     uid: str
@@ -153,17 +158,37 @@ def core_record(inspection: Inspection) -> InspectionRecord:
     )
 
 
+def store_anomaly_map(inspection: Inspection, store: ArtifactStore,
+                      max_side: int = ANOMALY_MAP_MAX_SIDE) -> StoredArtifact | None:
+    """The anomaly map the live view draws (the first model's that has one), relative to the same colour scale
+    (its pixel threshold), stored compactly; the review renders it with the same renderer. None without a map."""
+    for output in inspection.outputs:
+        if output.anomaly_map is None:
+            continue
+        anomaly_map = np.asarray(output.anomaly_map, np.float32)
+        scale = colour_scale(anomaly_map, output.pixel_threshold)
+        source = "pixel_threshold" if output.pixel_threshold is not None and scale == output.pixel_threshold \
+            else "half_max"
+        return store.put_anomaly_map(anomaly_map / np.float32(scale), scale, source, max_side)
+    return None
+
+
 def store_artifacts(record: InspectionRecord, inspection: Inspection, store: ArtifactStore,
-                    thumbnail_side: int = 128) -> InspectionRecord:
-    """Write the image, the heatmap overlay and the thumbnail; the record with them (raises ``OSError``)."""
+                    thumbnail_side: int = 128, *, keep_images: bool = True, keep_thumbnail: bool = True,
+                    not_kept_why: str = "archive policy") -> InspectionRecord:
+    """Write the image, the anomaly map and the thumbnail; the record with them (raises ``OSError``).
+
+    ``keep_images=False`` (a PASS the archive policy does not sample) writes the thumbnail only (none without
+    ``keep_thumbnail``) and marks the record "not_kept" with ``not_kept_why``.
+    """
     image = np.asarray(inspection.frame.image)
+    stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail") if keep_images or keep_thumbnail \
+        else None
+    if not keep_images:
+        return replace(record, image=None, heatmap=None, thumbnail=stored_thumb, artifacts=ARTIFACTS_NOT_KEPT,
+                       artifacts_error=not_kept_why)
     stored_image = store.put_png(image, "image")
-    stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail")
-    heat = heatmap_of(inspection.outputs)
-    stored_heatmap = None
-    if heat is not None:
-        stored_heatmap = store.put_png(overlay(image, *heat, opacity=DEFAULT_OPACITY), "heatmap")
-    return replace(record, image=stored_image, heatmap=stored_heatmap, thumbnail=stored_thumb,
+    return replace(record, image=stored_image, heatmap=store_anomaly_map(inspection, store), thumbnail=stored_thumb,
                    artifacts=ARTIFACTS_WRITTEN, artifacts_error=None)
 
 

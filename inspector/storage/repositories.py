@@ -221,7 +221,7 @@ class InspectionRepository:
             part_id=record.part_id,
             serial=record.serial,
             lot=record.lot,
-            artifacts="written" if record.artifacts == "written" else "missing",
+            artifacts=record.artifacts if record.artifacts in ("written", "not_kept", "evicted") else "missing",
             artifacts_error=record.artifacts_error if record.artifacts != "pending" else (
                 record.artifacts_error or "the images were not written before the record was stored"),
             image=self.artifacts.get_or_create(record.image) if record.image else None,

@@ -6,13 +6,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from inspector.domain.inspection import Decision, DefectRegion, Inspection, ModelOutput, Reason, ReasonCode, Verdict
 from inspector.render import DEFAULT_OPACITY, overlay
-from inspector.storage.archive import ArtifactStore
-from inspector.storage.records import InspectionRecord, ModelRecord, build_record
+from inspector.storage.archive import ArtifactStore, encode_png
+from inspector.storage.records import InspectionRecord, ModelRecord, build_record, core_record, store_artifacts
 from tests.unit.inspector.storage.factories import EPOCH, make_inspection
 
 
@@ -30,8 +31,8 @@ def test_record_describes_the_inspection(tmp_path: Path) -> None:
     assert (record.truth_defective, record.truth_defect, len(record.regions)) == (True, "scratch", 1)
     assert record.reason_codes == ("score_over_threshold",) and record.reasons == ("score 0.90 >= 0.50",)
     assert record.models == (ModelRecord(0, "bundle-a", 0.9, 0.5, 0.4, None, 5.0),)
-    assert (record.image.kind, record.heatmap.kind, record.thumbnail.kind) == ("image", "heatmap", "thumbnail")
-    assert (record.thumbnail.width, record.heatmap.width) == (128, 200)
+    assert (record.image.kind, record.heatmap.kind, record.thumbnail.kind) == ("image", "anomaly_map", "thumbnail")
+    assert (record.thumbnail.width, record.heatmap.width) == (128, 200)  # a map up to 256 px keeps its size
     assert all(store.verify(a) for a in (record.image, record.heatmap, record.thumbnail))
 
 
@@ -83,14 +84,71 @@ def test_only_the_decisions_regions_are_stored(tmp_path: Path) -> None:
     assert build_record(_two_model_inspection(0, ()), store).regions == ()
 
 
-def test_the_archived_heatmap_is_the_renderers_picture_scaled_from_the_pixel_threshold(tmp_path: Path) -> None:
+def test_the_archived_map_renders_the_renderers_picture_scaled_from_the_pixel_threshold(tmp_path: Path) -> None:
     inspection = make_inspection(1, size=48)
     heat = np.full((48, 48), 0.04, np.float32)
     heat[10:20] = 0.8  # 2x the pixel threshold (0.4): red
     heat[47, 47] = 4.0  # one hot pixel: a frame's maximum is no scale
     inspection = replace(inspection, outputs=(replace(inspection.outputs[0], anomaly_map=heat),))
     store = ArtifactStore(tmp_path)
-    archived = store.read_png(build_record(inspection, store).heatmap)
-    assert np.array_equal(archived, overlay(inspection.frame.image, heat, 0.4, DEFAULT_OPACITY))
-    assert np.array_equal(archived[30:40], inspection.frame.image[30:40])  # below the threshold: untouched
-    assert not np.array_equal(archived[10:20], inspection.frame.image[10:20])
+    stored = build_record(inspection, store).heatmap
+    relative, scale = store.read_anomaly_map(stored)
+    assert (scale.colour_scale, scale.scale_from) == (0.4, "pixel_threshold")
+    assert np.abs(relative * scale.colour_scale - heat).max() <= 0.4 / scale.levels / 2 + 1e-6  # raw values back
+    rendered = overlay(inspection.frame.image, relative, 1.0, DEFAULT_OPACITY)
+    assert np.array_equal(rendered, overlay(inspection.frame.image, heat, 0.4, DEFAULT_OPACITY))
+    assert np.array_equal(rendered[30:40], inspection.frame.image[30:40])  # below the threshold: untouched
+    assert not np.array_equal(rendered[10:20], inspection.frame.image[10:20])
+
+
+def test_the_map_is_stored_compactly_and_round_trips_within_its_quantisation(tmp_path: Path) -> None:
+    """A 1024 px map is kept at 256 px in 16 bits relative to its pixel threshold: far smaller than the overlay
+    was, and rendered back at frame size it matches the live picture up to resampling and rounding."""
+    size = 1024
+    inspection = make_inspection(1, size=size)
+    rng = np.random.default_rng(5)
+    coarse = rng.random((32, 32), dtype=np.float32) * 0.8  # a model's map is coarse, upsampled to the frame
+    heat = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+    inspection = replace(inspection, outputs=(replace(inspection.outputs[0], anomaly_map=heat),))
+    store = ArtifactStore(tmp_path)
+    stored = build_record(inspection, store).heatmap
+    assert (stored.kind, stored.width, stored.height) == ("anomaly_map", 256, 256)
+    overlay_png = len(encode_png(overlay(inspection.frame.image, heat, 0.4)))
+    assert stored.bytes * 10 < overlay_png, (stored.bytes, overlay_png)
+    relative, scale = store.read_anomaly_map(stored)
+    shrunk = cv2.resize(heat, (256, 256), interpolation=cv2.INTER_AREA) / np.float32(0.4)
+    assert np.abs(relative - shrunk).max() <= 0.5 / scale.levels + 1e-6  # only the rounding to 1/4096
+    live = overlay(inspection.frame.image, heat, 0.4).astype(int)
+    review = overlay(inspection.frame.image, relative, 1.0).astype(int)
+    assert np.abs(live - review).mean() < 0.5 and np.percentile(np.abs(live - review), 99) <= 8
+
+
+def test_a_map_without_a_pixel_threshold_keeps_the_scale_it_was_drawn_with(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    heat = np.linspace(0, 3, 32 * 32, dtype=np.float32).reshape(32, 32)
+    heat[0, 0] = np.nan
+    for hot, expected_scale in ((None, 1.5), (np.inf, 1.0)):  # half the maximum; an infinite one gives no scale
+        if hot is not None:
+            heat[0, 1] = hot
+        inspection = make_inspection(1, size=32)
+        inspection = replace(inspection, outputs=(replace(inspection.outputs[0], anomaly_map=heat,
+                                                          pixel_threshold=None),))
+        relative, scale = store.read_anomaly_map(build_record(inspection, store).heatmap)
+        assert (scale.scale_from, scale.colour_scale) == ("half_max", expected_scale)
+        drawn = overlay(inspection.frame.image, relative, 1.0).astype(int)
+        off = np.abs(drawn - overlay(inspection.frame.image, heat, expected_scale))
+        assert off.max() <= 3 and (off == 0).mean() > 0.99  # a value rounded across a colour step, at most
+
+
+def test_a_pass_the_policy_does_not_keep_has_a_thumbnail_only(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    inspection = make_inspection(2, size=200)
+    record = store_artifacts(core_record(inspection), inspection, store, keep_images=False,
+                             not_kept_why="archive policy keeps 1 PASS image in 50")
+    assert (record.image, record.heatmap, record.artifacts) == (None, None, "not_kept")
+    assert record.thumbnail.kind == "thumbnail" and store.verify(record.thumbnail)
+    assert record.artifacts_error == "archive policy keeps 1 PASS image in 50"
+    bare = store_artifacts(core_record(inspection), inspection, store, keep_images=False, keep_thumbnail=False)
+    assert (bare.image, bare.heatmap, bare.thumbnail, bare.artifacts) == (None, None, None, "not_kept")
+    assert sorted(p.name for p in tmp_path.rglob("*.png")) == [record.thumbnail.relpath.split("/")[1]]
+    assert InspectionRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record

@@ -92,7 +92,7 @@ def test_add_links_everything_and_reads_back(sessions: sessionmaker[Session], tm
                 row.latency_total_ms, row.latencies) == (1.0, 5.0, 0.25, 7.5, {"queue": 0.5})
         assert (row.truth_defective, row.truth_defect, row.review_status) == (True, "scratch", "unreviewed")
         assert row.image.sha256 == record.image.sha256 and row.image.kind == "image"
-        assert row.heatmap.kind == "heatmap" and row.thumbnail.kind == "thumbnail"
+        assert row.heatmap.kind == "anomaly_map" and row.thumbnail.kind == "thumbnail"
         assert (row.image.width, row.thumbnail.width, row.thumbnail.relpath) == (160, 128, record.thumbnail.relpath)
         assert [(r.x, r.y, r.width, r.height, r.area, r.class_name) for r in row.regions] == [
             (5, 6, 10, 12, 80, "scratch")]
