@@ -198,13 +198,21 @@ def database_preparation(models: list[BundleModel]) -> Callable[[Engine], None]:
     return prepare
 
 
-def writer_for(config: StationConfig, url: str, models: list[BundleModel], prepared: bool) -> InspectionWriter:
+def writer_for(config: StationConfig, url: str, models: list[BundleModel], prepared: bool,
+               recipe: Recipe | None = None) -> InspectionWriter:
+    """The writer; ``recipe``'s archive policy chooses which pictures it keeps (every FAIL, a sample of PASSes)."""
     w = config.writer
     limits = JournalLimits(max_entries=w.journal_max_entries, max_bytes=int(w.journal_max_mb * MB),
                            free_warn_bytes=int(w.free_warn_mb * MB), free_hold_bytes=int(w.free_hold_mb * MB))
-    return InspectionWriter(url, config.station.archive, config.station.journal, config.station.name,
-                            batch_size=w.batch_size, flush_interval_s=w.flush_interval_s, retry_max_s=w.retry_max_s,
-                            limits=limits, prepare=None if prepared else database_preparation(models))
+    quota = config.station.archive_max_mb
+    writer = InspectionWriter(url, config.station.archive, config.station.journal, config.station.name,
+                              batch_size=w.batch_size, flush_interval_s=w.flush_interval_s, retry_max_s=w.retry_max_s,
+                              limits=limits, prepare=None if prepared else database_preparation(models),
+                              archive_policy=None if recipe is None else recipe.archive,
+                              archive_max_bytes=None if quota is None else int(quota * MB))
+    if recipe is not None:
+        writer.use_recipe(recipe)
+    return writer
 
 
 def make_line_io(name: str, config: StationConfig) -> LineIO:
@@ -269,7 +277,7 @@ def build_station(config: StationConfig, camera_override: str | None = None,
         camera = make_camera(config, camera_override, recipe.camera_features, triggered=tracker is not None)
     except CameraError as exc:
         raise CameraUnavailable(str(exc)) from exc
-    writer = writer_for(config, url, models, prepared)
+    writer = writer_for(config, url, models, prepared, recipe)
     if prepared:
         register_bundles(writer.engine, models)
     settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure,

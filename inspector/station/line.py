@@ -242,6 +242,9 @@ def switch_recipe(station: Station, path: Path, runtime: str, device: str, threa
         models = load_models(recipe, runtime, device, threads)
     except (ConfigError, StartupError) as exc:
         return str(exc)
+    use_recipe = getattr(station.sink, "use_recipe", None)  # the writer: this recipe's archive policy
+    if use_recipe is not None:
+        use_recipe(recipe)
     previous = station.switch(recipe, models)
     log.warning("recipe switched from %s v%d (id %s) to %s v%d (id %s); parts in flight finish on the first",
                 previous.recipe.name, previous.recipe.version, previous.recipe.id, recipe.name, recipe.version,

@@ -1,5 +1,6 @@
 """PostgreSQL grants for the role stations log in as: read and insert; UPDATE only where the app must; never
-UPDATE or DELETE of the audit trail or of the machine's inspection records."""
+UPDATE or DELETE of the audit trail or of the machine's inspection records (the evidence its seals cover: the archive
+quota may only mark an inspection's pictures evicted and clear their links)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from inspector.storage.database import make_engine
 INSERT_ONLY = ("audit_log", "inspections", "inspection_models", "defect_regions", "reviews", "recipe_signatures",
                "artifacts")
 UPDATABLE = {"users": None, "audit_head": None, "model_bundles": None, "recipes": None, "stations": None,
-             "inspections": ("review_status", "review_class")}  # None: every column
+             "inspections": ("review_status", "review_class", "artifacts", "artifacts_error", "image_artifact_id",
+                             "heatmap_artifact_id", "thumbnail_artifact_id")}  # None: every column
 
 
 def grant_statements(role: str, schema: str = "public") -> list[str]:

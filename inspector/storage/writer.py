@@ -6,18 +6,24 @@ Two threads:
   scores, frame and part) with one fsync for the batch (group commit), and only then releases each verdict to
   its caller (``on_released``: counters, window, line). A batch the journal cannot take is released as
   not durable, and the writer holds the station (see :meth:`InspectionWriter.hold_reason`).
-* the **store thread** writes each record's image, heatmap and thumbnail (a record whose images cannot be
-  written is kept, marked missing, and counted), then commits records to the database in batches, retrying
-  with capped, jittered back-off while it is unreachable. A journal segment is deleted only once every record
-  in it is committed; what the database refuses for its data is quarantined beside the journal.
+* the **store thread** writes each record's pictures as the recipe's archive policy says (every FAIL: image,
+  anomaly map and thumbnail; a sample of PASSes the same, the others a thumbnail only, marked "not_kept"; a record
+  whose images cannot be written is kept, marked missing, and counted), then commits records to the database in
+  batches, retrying with capped, jittered back-off while it is unreachable. A journal segment is deleted only once
+  every record in it is committed; what the database refuses for its data is quarantined beside the journal.
+  It runs at a lower CPU priority (nice +10 on Linux), so PNG encoding yields the cores to inference; the journal
+  thread, which every verdict waits for, keeps the station's priority. With a quota it evicts the oldest pictures
+  (see :mod:`inspector.storage.quota`) once the archive outgrows it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import random
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,11 +35,13 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
-from inspector.domain.inspection import Inspection
+from inspector.domain.inspection import Inspection, Verdict
+from inspector.domain.recipe import ArchivePolicy, Recipe
 from inspector.storage import audit
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import describe_error, make_engine, make_session_factory
 from inspector.storage.journal import Journal
+from inspector.storage.quota import evict
 from inspector.storage.records import ARTIFACTS_PENDING, InspectionRecord, core_record, store_artifacts
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -42,6 +50,22 @@ log = logging.getLogger(__name__)
 _WAKE = object()
 MB = 1024 * 1024
 Released = Callable[[Inspection, bool], None]  # (inspection, durable): called once per submitted inspection
+STORE_NICE = 10  # how much lower the store thread's CPU priority is than the station's
+QUOTA_RESUME = 0.95  # over the quota, eviction frees down to this share of it (so it does not run for every part)
+
+
+def lower_thread_priority(increment: int = STORE_NICE) -> int | None:
+    """Lower the calling thread's CPU priority by ``increment`` nice steps; its new nice value, or None where a
+    thread's priority cannot be set on its own (only Linux gives each thread its own nice value)."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return None
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + increment))
+        return os.getpriority(os.PRIO_PROCESS, thread)
+    except OSError as exc:
+        log.warning("the inspection writer's store thread keeps its CPU priority: %s", exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,12 @@ class WriterStats:
     quarantined: int
     last_error: str | None
     db_ok: bool | None  # None until the first database attempt
+    artifacts_not_kept: int = 0  # PASSes whose full pictures the archive policy did not keep (rows all the same)
+    evicted: int = 0  # inspections whose pictures the archive quota evicted
+    evicted_files: int = 0
+    evicted_bytes: int = 0
+    quota_alarms: int = 0  # times the archive stayed over its quota with only unreviewed FAILs' pictures left
+    archive_bytes: int | None = None  # what the archive used at the last quota check (None: no quota)
 
 
 def _is_bad_data(exc: BaseException) -> bool:
@@ -100,7 +130,9 @@ class InspectionWriter:
                  station_name: str, batch_size: int = 32, flush_interval_s: float = 0.5, *, max_queue: int = 256,
                  retry_initial_s: float = 0.2, retry_max_s: float = 5.0, thumbnail_side: int = 128,
                  limits: JournalLimits | None = None, prepare: Callable[[Engine], None] | None = None,
-                 drain_batch_size: int = 256, autostart: bool = True) -> None:
+                 drain_batch_size: int = 256, autostart: bool = True, archive_policy: ArchivePolicy | None = None,
+                 archive_max_bytes: int | None = None, quota_check_s: float = 5.0,
+                 store_nice: int = STORE_NICE) -> None:
         self._owns_engine = not isinstance(database, Engine)
         self.engine = make_engine(database) if self._owns_engine else database
         self._sessions = make_session_factory(self.engine)
@@ -115,6 +147,15 @@ class InspectionWriter:
         self.retry_max_s = retry_max_s
         self.thumbnail_side = thumbnail_side
         self.limits = limits or JournalLimits()
+        self.archive_policy = archive_policy or ArchivePolicy()  # for recipes not named by use_recipe()
+        self._policies: dict[tuple[str, int], ArchivePolicy] = {}
+        self._passes_seen: dict[tuple[str, int], int] = {}  # PASSes per recipe: the policy samples 1 in N
+        self.archive_max_bytes = archive_max_bytes
+        self.quota_check_s = quota_check_s
+        self._next_quota_check = 0.0
+        self.store_nice = store_nice
+        self.store_thread_id: int | None = None  # the store thread's native id, and its nice value once lowered
+        self.store_thread_nice: int | None = None
         self._prepare = prepare
         self._prepared = prepare is None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
@@ -134,7 +175,10 @@ class InspectionWriter:
                          threading.Thread(target=self._run_store, name="inspection-writer", daemon=True)]
         self._started = False
         self.submitted = self.released = self.unrecorded = self.logged = 0
-        self.failed_attempts = self.quarantined = self.artifacts_missing = 0
+        self.failed_attempts = self.quarantined = self.artifacts_missing = self.artifacts_not_kept = 0
+        self.evicted = self.evicted_files = self.evicted_bytes = self.quota_alarms = 0
+        self.archive_bytes: int | None = None
+        self.quota_alarm: str | None = None  # over the quota with only unreviewed FAILs' pictures left
         self.last_error: str | None = None
         self.archive_error: str | None = None
         self.journal_error: str | None = None  # latched: the journal refused a write (HOLD until it takes one)
@@ -165,10 +209,15 @@ class InspectionWriter:
     def journaled(self) -> int:
         return len(self._pending)
 
+    def use_recipe(self, recipe: Recipe) -> None:
+        """Keep the pictures of inspections under ``recipe`` (name and version) as its archive policy says."""
+        self._policies[(recipe.name, int(recipe.version))] = recipe.archive
+
     def stats(self) -> WriterStats:
         return WriterStats(self.submitted, self.released, self.unrecorded, self.logged, self.journaled,
                            self._queue.qsize(), self.artifacts_missing, self.failed_attempts, self.quarantined,
-                           self.last_error, self.db_ok)
+                           self.last_error, self.db_ok, self.artifacts_not_kept, self.evicted, self.evicted_files,
+                           self.evicted_bytes, self.quota_alarms, self.archive_bytes)
 
     def submit(self, inspection: Inspection, on_released: Released | None = None) -> None:
         """Hand one inspection over; ``on_released(inspection, durable)`` follows once it is journaled (or could
@@ -212,6 +261,8 @@ class InspectionWriter:
             found.append(f"journal disk low: {self.free_bytes / MB:.0f} MB free")
         if self.unrecorded:
             found.append(f"{self.unrecorded:,} verdicts released without a record (rejected)")
+        if self.quota_alarm:
+            found.append(self.quota_alarm)
         return tuple(found)
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -413,6 +464,8 @@ class InspectionWriter:
     # ---- store thread: artifacts, then the database ------------------------------------------------------------
 
     def _run_store(self) -> None:
+        self.store_thread_id = threading.get_native_id()
+        self.store_thread_nice = lower_thread_priority(self.store_nice)  # before any PNG: inference comes first
         self._replay()
         while True:
             try:
@@ -421,6 +474,8 @@ class InspectionWriter:
                 past_deadline = self._closing.is_set() and now >= self._close_deadline
                 if self._pending and now >= self._next_try and self._due(now) and not past_deadline:
                     self._write_one_batch()
+                if not self._closing.is_set():
+                    self._enforce_quota()
             except Exception as exc:  # keep going, say why
                 self.last_error = describe_error(exc)
                 log.exception("inspection writer error")
@@ -477,8 +532,19 @@ class InspectionWriter:
     def _with_artifacts(self, item: _Pending) -> InspectionRecord:
         if item.inspection is None:
             return item.record
+        inspection = item.inspection
+        key = (inspection.recipe, int(inspection.recipe_version))
+        policy = self._policies.get(key, self.archive_policy)
+        keep = True
+        if inspection.verdict is Verdict.PASS:
+            passes = self._passes_seen.get(key, 0)
+            self._passes_seen[key] = passes + 1
+            keep = policy.keeps_images(Verdict.PASS, passes)
         try:
-            return store_artifacts(item.record, item.inspection, self.store, self.thumbnail_side)
+            record = store_artifacts(item.record, inspection, self.store, self.thumbnail_side, keep_images=keep,
+                                     keep_thumbnail=policy.pass_thumbnails, not_kept_why=policy.describe())
+            self.artifacts_not_kept += not keep
+            return record
         except Exception as exc:  # a full or read-only archive: keep the record, say the images are missing
             self.archive_error = describe_error(exc)
             self.artifacts_missing += 1
@@ -486,6 +552,47 @@ class InspectionWriter:
                 log.error("archive %s: %d inspections without images: %s", self.archive_root,
                           self.artifacts_missing, self.archive_error)
             return item.record.without_artifacts(f"archive: {self.archive_error}")
+
+    def _enforce_quota(self) -> None:
+        """Over the quota (checked every ``quota_check_s``, once the database answers): evict the oldest pictures
+        (:func:`inspector.storage.quota.evict`), never an unreviewed FAIL's; say so when only those are left."""
+        now = time.monotonic()
+        if self.archive_max_bytes is None or now < self._next_quota_check or not self._prepared or not self.db_ok:
+            return
+        self._next_quota_check = now + self.quota_check_s
+        quota = self.archive_max_bytes
+        self.archive_bytes = used = self.store.usage()
+        if used <= quota:
+            self.quota_alarm = None
+            return
+        with self._lock:  # journaled, not yet committed: the database does not link their files yet
+            keep = {a.sha256 for item in self._pending for a in (item.record.image, item.record.heatmap,
+                                                                 item.record.thumbnail) if a is not None}
+        try:
+            done = evict(self._sessions, self.store, self.station_name, int(quota * QUOTA_RESUME), keep,
+                         f"archive quota ({quota / MB:,.0f} MB)")
+        except Exception as exc:  # noqa: BLE001 - tried again at the next check; the pictures stay meanwhile
+            log.warning("archive quota: eviction failed: %s", describe_error(exc))
+            return
+        self.evicted_files += done.files
+        self.evicted_bytes += done.bytes
+        self.archive_bytes = left = self.store.usage()
+        self.evicted += done.inspections
+        if done.inspections:
+            log.warning("archive %s over its quota (%.0f MB of %.0f MB): evicted the pictures of %d inspections "
+                        "(%d PASS, %d reviewed): %d files, %.1f MB; %.0f MB now", self.archive_root, used / MB,
+                        quota / MB, done.inspections, done.passes, done.reviewed, done.files, done.bytes / MB,
+                        left / MB)
+        if left > quota:
+            if self.quota_alarm is None:
+                self.quota_alarms += 1
+                log.error("archive %s: %.0f MB over its %.0f MB quota and only unreviewed FAILs' pictures are left; "
+                          "none is deleted: review them or raise station.archive_max_mb", self.archive_root,
+                          left / MB, quota / MB)
+            self.quota_alarm = (f"archive over its quota: {left / MB:,.0f} MB of {quota / MB:,.0f} MB, only unreviewed "
+                                "FAILs' pictures left (review them, or raise station.archive_max_mb)")
+        else:
+            self.quota_alarm = None
 
     def _due(self, now: float) -> bool:
         return (len(self._pending) >= self.batch_size or now - self._oldest_pending_at >= self.flush_interval_s

@@ -36,16 +36,24 @@ def _rows(url: str) -> list[dict]:
         with engine.connect() as conn:
             query = sa.text(
                 "select i.verdict, i.truth_defective, i.latency_total_ms, i.latency_inference_ms, i.score, "
-                "im.relpath as image, im.sha256 as image_sha, hm.relpath as heatmap, hm.sha256 as heatmap_sha "
-                "from inspections i join artifacts im on im.id = i.image_artifact_id "
-                "left join artifacts hm on hm.id = i.heatmap_artifact_id")
+                "i.artifacts, im.relpath as image, im.sha256 as image_sha, hm.relpath as heatmap, "
+                "hm.sha256 as heatmap_sha, hm.kind as heatmap_kind "
+                "from inspections i left join artifacts im on im.id = i.image_artifact_id "
+                "left join artifacts hm on hm.id = i.heatmap_artifact_id order by i.id")
             return [dict(r._mapping) for r in conn.execute(query)]
     finally:
         engine.dispose()
 
 
 def _check_artifacts(rows: list[dict], archive: Path) -> None:
-    for row in rows:
+    """The recipe's default archive policy: every FAIL and the first PASS (1 in 50) keep image and anomaly map;
+    the other PASSes keep their row, marked not kept."""
+    first_pass = next(i for i, row in enumerate(rows) if row["verdict"] == "PASS")
+    for i, row in enumerate(rows):
+        if row["verdict"] == "PASS" and i != first_pass:
+            assert (row["artifacts"], row["image"], row["heatmap"]) == ("not_kept", None, None)
+            continue
+        assert row["artifacts"] == "written" and row["heatmap_kind"] == "anomaly_map"
         for kind in ("image", "heatmap"):
             assert row[kind] is not None, f"{kind} missing"
             data = (archive / row[kind]).read_bytes()
@@ -66,6 +74,21 @@ def test_sim_run_logs_every_inspection_to_sqlite(station_yaml: Path) -> None:
     print(f"agreement {agree:.3f}")
     assert agree >= 0.75, f"verdicts agree with ground truth on only {agree:.0%}"
     assert {r["verdict"] for r in rows} == {"PASS", "FAIL"}
+
+
+def test_the_recipes_archive_policy_decides_which_pictures_the_station_keeps(station_yaml: Path) -> None:
+    recipe = station_yaml.parent / "recipe.yaml"
+    recipe.write_text(recipe.read_text() + "archive: {pass_every: 0, pass_thumbnails: false}\n")
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--headless", "--camera", "sim",
+                                 "--frames", "20"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(f"sqlite:///{station_yaml.parent / 'station' / 'inspector.db'}")
+    assert len(rows) == 20 and {r["verdict"] for r in rows} == {"PASS", "FAIL"}
+    assert all((r["artifacts"], r["image"]) == ("not_kept", None) for r in rows if r["verdict"] == "PASS")
+    assert all(r["artifacts"] == "written" and r["image"] for r in rows if r["verdict"] == "FAIL")
+    archive = station_yaml.parent / "station" / "artifacts"
+    fails = {archive / r[kind] for r in rows if r["verdict"] == "FAIL" for kind in ("image", "heatmap")}
+    assert set(archive.glob("*/*.png")) == fails  # no thumbnail of a PASS either (a 128 px frame is its own)
 
 
 def test_sim_run_logs_to_postgresql(station_yaml: Path, postgres_url: str) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import ProgrammingError
 from typer.testing import CliRunner
 
 from inspector.access.service import AccessService
 from inspector.cli import app as cli
+from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.orm import AuditRow, InspectionRow
+from inspector.storage.quota import evict
 from tests.accounts import PASSWORDS, accounts
 from tests.integration.storage.conftest import PostgresServer
 from tests.unit.inspector.storage.factories import make_inspection
@@ -59,6 +61,12 @@ def test_the_station_role_inserts_but_cannot_update_or_delete_evidence(postgres:
     engine = make_engine(station)
     with engine.begin() as conn:
         conn.execute(update(InspectionRow).where(InspectionRow.id == 2).values(review_status="confirmed"))
+    # ... and its archive quota: evict the PASS and the reviewed FAIL, keep the unreviewed FAIL's pictures.
+    done = evict(make_session_factory(engine), ArtifactStore(tmp_path / "archive"), "line-1", 0)
+    assert (done.passes, done.reviewed) == (2, 1) and done.files > 0  # the 2nd PASS had a thumbnail only
+    with engine.connect() as conn:
+        states = conn.execute(select(InspectionRow.id, InspectionRow.artifacts).order_by(InspectionRow.id)).all()
+    assert [tuple(s) for s in states] == [(1, "evicted"), (2, "evicted"), (3, "evicted"), (4, "written")]
 
     # What would rewrite the evidence fails.
     for statement in (update(AuditRow).where(AuditRow.seq == 1).values(action="nothing"),

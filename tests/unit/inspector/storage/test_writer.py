@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, func, select
 
+from inspector.domain.recipe import KEEP_EVERY_IMAGE
 from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import make_engine, make_session_factory
 from inspector.storage.journal import Journal
@@ -62,7 +63,7 @@ def writer_for(url: str | Engine, tmp_path: Path, **kwargs: object) -> Inspectio
 
 
 def test_logs_inspections_with_verified_artifacts(sqlite_url: str, tmp_path: Path) -> None:
-    writer = writer_for(sqlite_url, tmp_path)
+    writer = writer_for(sqlite_url, tmp_path, archive_policy=KEEP_EVERY_IMAGE)
     for i in range(10):
         writer.submit(make_inspection(i, size=160))
     writer.submit(make_inspection(10, bundle=None))
