@@ -324,8 +324,8 @@ def inspections_show(
         out(f"latencies ms: {d.latencies_ms}")
         if d.part_id is not None:
             out(f"part {d.part_id} serial {d.serial or '-'} lot {d.lot or '-'}")
-        out(f"image {d.image or 'missing: ' + (d.artifacts_error or '?')}" + (f"; heatmap {d.heatmap}" if d.heatmap
-                                                                              else ""))
+        absent = d.artifacts.replace("_", " ") + ": " + (d.artifacts_error or "?")  # missing, not kept, evicted
+        out(f"image {d.image or absent}" + (f"; {d.heatmap_kind or 'heatmap'} {d.heatmap}" if d.heatmap else ""))
         for g in d.regions:
             out(f"region {g.class_name} at {g.x},{g.y} {g.width}x{g.height} area {g.area} score {g.score:.3f}")
         for r in d.reviews:

@@ -10,7 +10,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inspector.storage.archive import ArtifactStore
+from inspector.render import DEFAULT_OPACITY, overlay
+from inspector.storage.archive import ANOMALY_MAP_KIND, ArtifactStore
 from inspector.storage.orm import InspectionRow, ReviewRow
 from inspector.storage.records import LATENCY_KEYS, RegionRecord
 
@@ -66,13 +67,15 @@ class InspectionDetail:
     review_class: str | None
     regions: tuple[RegionRecord, ...]
     reviews: tuple[ReviewEntry, ...]
-    image: str | None  # artifact relpaths under the ArtifactStore root; None: never written (``artifacts_error``)
-    heatmap: str | None
+    image: str | None  # artifact relpaths under the ArtifactStore root; None: not there (``artifacts`` says why)
+    heatmap: str | None  # the anomaly map (``heatmap_kind`` "anomaly_map"), or an older record's overlay ("heatmap")
     image_size: tuple[int, int] | None  # width, height
     part_id: str | None = None
     serial: str | None = None
     lot: str | None = None
-    artifacts_error: str | None = None  # why the images are missing, when they are
+    artifacts_error: str | None = None  # why the images are missing, not kept or evicted, when they are
+    artifacts: str = "written"  # written, missing, not_kept (archive policy) or evicted (archive quota)
+    heatmap_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,18 @@ def load_detail(sessions: Callable[[], Session], inspection_id: int) -> Inspecti
             reviews=tuple(ReviewEntry(r.id, r.at, r.user.name, r.action, r.class_name, r.comment) for r in reviews),
             image=image.relpath if image is not None else None, heatmap=row.heatmap.relpath if row.heatmap else None,
             image_size=size, part_id=row.part_id, serial=row.serial, lot=row.lot,
-            artifacts_error=row.artifacts_error if row.artifacts == "missing" else None,
+            artifacts_error=row.artifacts_error if row.artifacts != "written" else None,
+            artifacts=row.artifacts, heatmap_kind=row.heatmap.kind if row.heatmap else None,
         )
 
 
+ABSENT = {"missing": "images never written", "not_kept": "image not kept", "evicted": "image evicted by quota"}
+
+
 def load_pictures(store: ArtifactStore, detail: InspectionDetail) -> DetailPictures:
-    """The stored image and heatmap overlay; a missing or broken file gives None and a one-line error."""
+    """The stored image and its heatmap: an anomaly map is drawn over the image now, by the renderer the live view
+    used; an older record's stored overlay is shown as it is. A missing or broken file gives None and a one-line
+    error; so does a picture the archive policy did not keep or the quota evicted (saying which)."""
     errors: list[str] = []
 
     def read(relpath: str | None) -> np.ndarray | None:
@@ -134,7 +143,18 @@ def load_pictures(store: ArtifactStore, detail: InspectionDetail) -> DetailPictu
             errors.append(f"{relpath}: {exc}")
             return None
 
-    image, heatmap = read(detail.image), read(detail.heatmap)
-    if detail.artifacts_error:
-        errors.insert(0, f"images never written: {detail.artifacts_error}")
+    image = read(detail.image)
+    if detail.heatmap_kind == ANOMALY_MAP_KIND:
+        heatmap = None
+        if image is not None and detail.heatmap is not None:
+            try:
+                relative, _ = store.read_anomaly_map(detail.heatmap)
+                heatmap = overlay(image, relative, 1.0, DEFAULT_OPACITY)  # stored relative to its colour scale
+            except (OSError, ValueError) as exc:
+                errors.append(f"{detail.heatmap}: {exc}")
+    else:
+        heatmap = read(detail.heatmap)
+    if detail.artifacts != "written":
+        why = ABSENT.get(detail.artifacts, detail.artifacts)
+        errors.insert(0, f"{why}: {detail.artifacts_error}" if detail.artifacts_error else why)
     return DetailPictures(image, heatmap, "; ".join(errors) or None)
