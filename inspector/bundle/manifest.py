@@ -102,7 +102,11 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _tile_is_the_input(self) -> Manifest:
-        if self.tiling is not None and (self.tiling.tile, self.tiling.tile) != (self.input.height, self.input.width):
+        if self.tiling is None:
+            return self
+        if self.task != "anomaly":
+            raise ValueError(f"tiling is for anomaly bundles; this one's task is {self.task}")
+        if (self.tiling.tile, self.tiling.tile) != (self.input.height, self.input.width):
             raise ValueError(f"tile side {self.tiling.tile} is not the input size "
                              f"{self.input.width}x{self.input.height}")
         return self

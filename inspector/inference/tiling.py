@@ -13,6 +13,7 @@ where they disagree it passes smoothly from one to the other instead of stepping
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+log = logging.getLogger(__name__)
 DEFAULT_BATCH = 4  # on the CPU a tile is already a large call; bigger batches only grow the kNN distance matrix
 
 
@@ -173,7 +175,9 @@ class TileScorer:
                     out = self.runtime(chunk)
                     if len(out.scores) != len(chunk) or len(out.maps) != len(chunk):
                         raise ValueError(f"{len(chunk)} tiles gave {len(out.scores)} scores")
-                except Exception:  # noqa: BLE001 - a single-image program: score one tile per call from now on
+                except Exception as exc:  # noqa: BLE001 - a single-image program: one tile per call from now on
+                    log.warning("runtime refused a batch of %d tiles (%s: %s); scoring one tile per call",
+                                len(chunk), type(exc).__name__, exc)
                     self.batched = False
                     continue
             else:

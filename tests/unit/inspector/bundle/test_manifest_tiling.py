@@ -57,3 +57,10 @@ def test_a_tiling_that_does_not_fit_the_input_is_refused(tiling: dict, message: 
     data = json.loads(manifest().model_dump_json())
     with pytest.raises(ValidationError, match=message):
         Manifest.model_validate({**data, "tiling": tiling})
+
+
+def test_only_anomaly_bundles_are_tiled() -> None:
+    """A supervised runner resizes whole frames; a tiling it would ignore is refused at open."""
+    data = json.loads(manifest().model_dump_json())
+    with pytest.raises(ValidationError, match="tiling is for anomaly bundles"):
+        Manifest.model_validate({**data, "task": "classification", "tiling": {"tile": 64, "overlap": 8, "scale": 1}})

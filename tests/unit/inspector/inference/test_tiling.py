@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -168,15 +169,18 @@ def test_batched_runtime_takes_tiles_in_batches() -> None:
     assert capped.calls == [4, 4, 2]
 
 
-def test_a_runtime_that_refuses_batches_scores_one_tile_per_call_from_then_on() -> None:
+def test_a_runtime_that_refuses_batches_scores_one_tile_per_call_from_then_on(caplog) -> None:
     runtime = FakeRuntime(batches=False)
     scorer = TileScorer(runtime, batch=8)
     inputs = np.random.default_rng(4).normal(size=(5, 3, 8, 8)).astype(np.float32)
-    scores, maps = scorer(inputs)
-    assert runtime.calls == [5, 1, 1, 1, 1, 1] and np.array_equal(maps, inputs[:, 0])
-    runtime.calls.clear()
-    scorer(inputs)
+    with caplog.at_level(logging.WARNING, logger="inspector.inference.tiling"):
+        scores, maps = scorer(inputs)
+        assert runtime.calls == [5, 1, 1, 1, 1, 1] and np.array_equal(maps, inputs[:, 0])
+        runtime.calls.clear()
+        scorer(inputs)
     assert runtime.calls == [1] * 5
+    assert [r.getMessage() for r in caplog.records if "one tile per call" in r.getMessage()] != []
+    assert len(caplog.records) == 1  # said once, not per frame
 
 
 def tiled_model(runtime, tiling: TilingSpec | None) -> AnomalyModel:
