@@ -18,6 +18,7 @@ Two threads:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -42,7 +43,13 @@ from inspector.storage.archive import ArtifactStore
 from inspector.storage.database import describe_error, make_engine, make_session_factory
 from inspector.storage.journal import Journal
 from inspector.storage.quota import evict
-from inspector.storage.records import ARTIFACTS_PENDING, InspectionRecord, core_record, store_artifacts
+from inspector.storage.records import (
+    ARTIFACTS_MISSING,
+    ARTIFACTS_PENDING,
+    InspectionRecord,
+    core_record,
+    store_artifacts,
+)
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -518,9 +525,17 @@ class InspectionWriter:
         try:
             if items is _WAKE:
                 return
-            for item in items:
-                item.record = self._with_artifacts(item)
-                item.inspection = None
+            try:
+                batch = self.store.batch()  # one sync for the batch's pictures, before the journal links them
+            except OSError:
+                batch = contextlib.nullcontext()  # no archive: each record says why its pictures are missing
+            try:
+                with batch:
+                    for item in items:
+                        item.record = self._with_artifacts(item)
+                        item.inspection = None
+            except OSError as exc:  # the pictures were written but could not be made durable
+                self._unsynced(items, exc)
             try:
                 self.journal.rewrite(items[0].segment, [item.record.to_dict() for item in items])
             except Exception as exc:  # noqa: BLE001 - the records are journaled already; this only adds links
@@ -528,6 +543,16 @@ class InspectionWriter:
                             describe_error(exc))
         finally:
             self._archive.task_done()
+
+    def _unsynced(self, items: list[_Pending], exc: OSError) -> None:
+        """A batch whose pictures the archive could not sync: its records say their images are missing."""
+        self.archive_error = describe_error(exc)
+        log.error("archive %s: pictures of %d inspections could not be synced: %s", self.archive_root, len(items),
+                  self.archive_error)
+        for item in items:
+            if item.record.artifacts != ARTIFACTS_MISSING:
+                self.artifacts_missing += 1
+                item.record = item.record.without_artifacts(f"archive: {self.archive_error}")
 
     def _with_artifacts(self, item: _Pending) -> InspectionRecord:
         if item.inspection is None:

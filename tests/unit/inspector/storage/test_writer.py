@@ -331,3 +331,63 @@ def test_flush_returns_only_once_the_batch_is_counted_as_logged(sqlite_url: str,
     assert writer.flush(10)
     assert (writer.db_ok, writer.logged) == (True, 1)
     writer.close()
+
+
+def test_a_batch_of_pictures_is_made_durable_by_one_sync(sqlite_url: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector.storage import archive
+
+    syncs, fsyncs = [], []
+    real_syncfs, real_fsync = archive.SYNCFS, os.fsync
+    assert real_syncfs is not None, "Linux has syncfs(2)"
+    monkeypatch.setattr(archive, "SYNCFS", lambda fd: syncs.append(fd) or real_syncfs(fd))
+    writer = writer_for(sqlite_url, tmp_path, batch_size=32, autostart=False, archive_policy=KEEP_EVERY_IMAGE)
+    for i in range(12):
+        writer.submit(make_inspection(i, size=64))
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    writer.close()
+    logged = rows(sqlite_url)
+    assert len(logged) == 12 and all(r.artifacts == "written" for r in logged)
+    assert all(writer.store.verify(r.image.sha256) for r in logged)
+    # 12 inspections x 3 pictures: one syncfs; the fsyncs left are the journal's (append, link rewrite, removal)
+    assert len(syncs) == 1 and len(fsyncs) < 12
+
+
+def test_pictures_that_cannot_be_synced_are_recorded_missing(sqlite_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector.storage import archive
+
+    def failing_syncfs(fd: int) -> int:
+        import ctypes
+
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(archive, "SYNCFS", failing_syncfs)
+    writer = writer_for(sqlite_url, tmp_path, archive_policy=KEEP_EVERY_IMAGE)
+    released = []
+    for i in range(3):
+        writer.submit(make_inspection(i), lambda inspection, durable: released.append(durable))
+    assert writer.flush(10)
+    writer.close()
+    logged = rows(sqlite_url)
+    assert released == [True] * 3 and len(logged) == 3  # the records are journaled: the verdicts stand
+    assert all(r.artifacts == "missing" and "syncfs" in r.artifacts_error for r in logged)
+    assert writer.artifacts_missing == 3
+
+
+def test_without_syncfs_each_picture_and_folder_is_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from inspector.storage import archive
+
+    monkeypatch.setattr(archive, "SYNCFS", None)
+    store = ArtifactStore(tmp_path / "archive")
+    fsynced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsynced.append(fd) or real_fsync(fd))
+    with store.batch():
+        stored = [store.put_png(np.full((8, 8), v, np.uint8)) for v in range(3)]
+        assert fsynced == []  # nothing synced while the batch is open
+    folders = {s.relpath.split("/")[0] for s in stored}
+    assert len(fsynced) == 3 + len(folders) and all(store.verify(s) for s in stored)
