@@ -62,7 +62,7 @@ class AnomalyModel(BundleModel):
         return TileScorer(self.runtime)
 
     def _run_tiled(self, frame: Frame, pixel_threshold: float, min_area: int) -> FrameResult:
-        """Tiles of the frame at the trained scale in batches, one stitched map at frame size, the largest tile
+        """Tiles of the frame at the trained scale in batches, one stitched map at frame size, its peak
         score as the frame's (``inspector.inference.tiling``)."""
         spec = self.bundle.manifest.tiling
         plan = plan_tiles(frame.height, frame.width, spec.tile, spec.overlap, spec.scale)

@@ -136,18 +136,18 @@ def plan_tiles(frame_height: int, frame_width: int, tile: int, overlap: int, sca
                     tile_starts(height, tile, overlap), tile_starts(width, tile, overlap))
 
 
-def frame_score(tile_scores: Sequence[float] | np.ndarray) -> float:
-    """The frame's image score: the largest tile score.
+def frame_score(stitched: np.ndarray) -> float:
+    """The frame's image score: the peak of its stitched anomaly map.
 
-    A tile's score is the model's image score of that tile (for PatchCore, its most anomalous patch), so the
-    largest tile score is the frame's most anomalous patch, the score PatchCore would give the whole frame at this
-    scale. A mean or a sum would dilute one small defect among many good tiles and change with the frame size;
-    the maximum keeps the threshold's meaning whatever the number of tiles.
+    A tile's own image score re-weights its worst patch by how crowded the memory bank is around it; over the
+    thousands of patches of a 5 MP frame that re-weighting is noise, and the largest tile score ranked frames
+    worse than the map's peak (benchmarks/large_frames.py: image AUROC 0.765 against 0.951 on the same frames).
+    The peak keeps the threshold's meaning whatever the number of tiles; a mean would dilute one small defect.
     """
-    scores = np.asarray(tile_scores, np.float64)
-    if scores.size == 0:
-        raise ValueError("no tile scores")
-    return float(np.max(scores))  # NaN stays NaN: the decision flags a non-finite score
+    values = np.asarray(stitched, np.float64)
+    if values.size == 0:
+        raise ValueError("an empty anomaly map")
+    return float(np.max(values))  # NaN stays NaN: the decision flags a non-finite score
 
 
 class TileScorer:
@@ -201,5 +201,6 @@ Score = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # tile inputs -> 
 def score_frame(plan: TilePlan, image: np.ndarray, preprocess: Callable[[np.ndarray], np.ndarray],
                 score: Score) -> tuple[float, np.ndarray]:
     """A frame's image score (``frame_score``) and its stitched map at the plan's scale (``height x width``)."""
-    scores, maps = score(tile_inputs(plan, image, preprocess))
-    return frame_score(scores), plan.stitch(maps)
+    _, maps = score(tile_inputs(plan, image, preprocess))
+    stitched = plan.stitch(maps)
+    return frame_score(stitched), stitched

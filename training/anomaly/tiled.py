@@ -80,7 +80,7 @@ def training_tiles(samples: Sequence[Sample], pre: Preprocessing, tiling: Tiling
 
 @dataclass(frozen=True)
 class TiledScores:
-    """Frame scores (the largest tile score) and stitched maps at the evaluation size, and each frame's
+    """Frame scores (the peak of the stitched map) and stitched maps at the evaluation size, and each frame's
     highest-scoring tile with its score and map (the samples the exported single-tile program is checked on)."""
 
     scores: np.ndarray  # (N,)
@@ -101,7 +101,8 @@ def score_tiled(samples: Sequence[Sample], pre: Preprocessing, tiling: TilingSpe
         nonlocal count
         scores, maps = score(inputs)
         top = int(np.argmax(scores))
-        found.append((frame_score(scores), plan.stitch(maps), inputs[top], float(scores[top]), maps[top]))
+        stitched = plan.stitch(maps)
+        found.append((frame_score(stitched), stitched, inputs[top], float(scores[top]), maps[top]))
         count += len(inputs)
 
     frames = tiled_frames(samples, pre, tiling, on_frame, progress)

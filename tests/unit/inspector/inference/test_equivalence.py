@@ -58,7 +58,7 @@ def test_a_bound_model_is_loaded_and_checked_once(tiny_bundle: Path, monkeypatch
                         lambda *a, **k: loads.append(a[1:]) or real(*a, **k))
     monkeypatch.setattr(equivalence, "load_runtime", lambda *a, **k: pytest.fail("loaded another runtime"))
     model = AnomalyModel.open(tiny_bundle, "onnxruntime", image_threshold=7.0, min_area=25)
-    assert loads == [("onnxruntime", None, None)]
+    assert loads == [("onnxruntime", None, None, None)]
     assert (model.image_threshold, model.min_area) == (7.0, 25)
     assert model.pixel_threshold == model.bundle.manifest.pixel_threshold.value
 

@@ -126,11 +126,14 @@ def test_identity_maps_stitch_back_to_the_frame() -> None:
     assert np.abs(stitched - frame).max() < 1e-5
 
 
-def test_frame_score_is_the_largest_tile_score() -> None:
-    assert frame_score([0.1, 2.5, 0.3]) == 2.5
-    assert np.isnan(frame_score([0.1, float("nan")]))
+def test_frame_score_is_the_peak_of_the_stitched_map() -> None:
+    stitched = np.zeros((40, 60), np.float32)
+    stitched[30, 7] = 2.5
+    assert frame_score(stitched) == 2.5
+    stitched[0, 0] = np.nan
+    assert np.isnan(frame_score(stitched))
     with pytest.raises(ValueError):
-        frame_score([])
+        frame_score(np.zeros((0, 0)))
 
 
 @pytest.mark.parametrize(("tile", "overlap", "scale", "message"), [
