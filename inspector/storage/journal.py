@@ -95,10 +95,10 @@ class Journal:
         """Bytes of the segments this journal wrote or read (a cheap running total)."""
         return sum(self._sizes.values())
 
-    def pending(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every record still journaled as (segment id, record), oldest first."""
+    def pending(self, segments: Iterable[str] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every record still journaled (in ``segments``, default all) as (segment id, record), oldest first."""
         entries = []
-        for segment in self.ids():
+        for segment in self.ids() if segments is None else segments:
             path = self._path(segment)
             try:
                 raw = path.read_bytes()

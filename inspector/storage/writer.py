@@ -1,19 +1,21 @@
 """The inspection writer: durable before visible, then images, then the database in batches.
 
-Two threads:
+Three threads:
 
 * the **journal thread** takes submitted inspections in batches, journals their records (verdict, reason codes,
   scores, frame and part) with one fsync for the batch (group commit), and only then releases each verdict to
   its caller (``on_released``: counters, window, line). A batch the journal cannot take is released as
   not durable, and the writer holds the station (see :meth:`InspectionWriter.hold_reason`).
-* the **store thread** writes each record's pictures as the recipe's archive policy says (every FAIL: image,
+* the **archive thread** writes each record's pictures as the recipe's archive policy says (every FAIL: image,
   anomaly map and thumbnail; a sample of PASSes the same, the others a thumbnail only, marked "not_kept"; a record
-  whose images cannot be written is kept, marked missing, and counted), then commits records to the database in
-  batches, retrying with capped, jittered back-off while it is unreachable. A journal segment is deleted only once
-  every record in it is committed; what the database refuses for its data is quarantined beside the journal.
-  It runs at a lower CPU priority (nice +10 on Linux), so PNG encoding yields the cores to inference; the journal
-  thread, which every verdict waits for, keeps the station's priority. With a quota it evicts the oldest pictures
-  (see :mod:`inspector.storage.quota`) once the archive outgrows it.
+  whose images cannot be written is kept, marked missing, and counted). It runs at a lower CPU priority (nice +10
+  on Linux), so PNG encoding yields the cores to inference.
+* the **store thread** commits records whose pictures are settled to the database in batches, retrying with
+  capped, jittered back-off while it is unreachable. A journal segment is deleted only once every record in it is
+  committed; what the database refuses for its data is quarantined beside the journal. With a quota it evicts
+  the oldest pictures (see :mod:`inspector.storage.quota`) once the archive outgrows it. It keeps the station's
+  priority, like the journal thread that every verdict waits for, so a busy machine delays pictures, never the
+  database (a station closing on a loaded machine still logs everything it inspected).
 """
 
 from __future__ import annotations
@@ -161,8 +163,8 @@ class InspectionWriter:
         self.quota_check_s = quota_check_s
         self._next_quota_check = 0.0
         self.store_nice = store_nice
-        self.store_thread_id: int | None = None  # the store thread's native id, and its nice value once lowered
-        self.store_thread_nice: int | None = None
+        self.archive_thread_id: int | None = None  # the archive thread's native id, and its nice value once lowered
+        self.archive_thread_nice: int | None = None
         self._prepare = prepare
         self._prepared = prepare is None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
@@ -177,10 +179,14 @@ class InspectionWriter:
         self._flush_now = threading.Event()
         self._closing = threading.Event()
         self._journal_done = threading.Event()
+        self._archive_done = threading.Event()
+        self._settled = threading.Event()  # the archive thread settled a batch's pictures: the store thread looks
         self._close_deadline = float("inf")
         self._threads = [threading.Thread(target=self._run_journal, name="inspection-journal", daemon=True),
+                         threading.Thread(target=self._run_archive, name="inspection-archive", daemon=True),
                          threading.Thread(target=self._run_store, name="inspection-writer", daemon=True)]
         self._started = False
+        self._earlier_segments: list[str] = []
         self.submitted = self.released = self.unrecorded = self.logged = 0
         self.failed_attempts = self.quarantined = self.artifacts_missing = self.artifacts_not_kept = 0
         self.evicted = self.evicted_files = self.evicted_bytes = self.quota_alarms = 0
@@ -202,6 +208,10 @@ class InspectionWriter:
     def start(self) -> None:
         if not self._started:
             self._started = True
+            try:
+                self._earlier_segments = self.journal.ids()  # what the last run left: replayed, nothing newer
+            except OSError as exc:
+                log.error("journal %s cannot be listed, nothing replayed: %s", self.journal.folder, exc)
             for thread in self._threads:
                 thread.start()
 
@@ -346,6 +356,7 @@ class InspectionWriter:
                 q.put_nowait(_WAKE)
             except queue.Full:
                 pass  # the thread has work anyway
+        self._settled.set()
 
     def _drained(self) -> bool:
         return self._queue.unfinished_tasks == 0 and self._archive.unfinished_tasks == 0 and not self._pending
@@ -373,7 +384,7 @@ class InspectionWriter:
         finally:
             self._journal_done.set()
             try:
-                self._archive.put_nowait(_WAKE)  # the store thread looks at once
+                self._archive.put_nowait(_WAKE)  # the archive thread looks at once
             except queue.Full:
                 pass
 
@@ -470,13 +481,27 @@ class InspectionWriter:
 
     # ---- store thread: artifacts, then the database ------------------------------------------------------------
 
+    def _run_archive(self) -> None:
+        self.archive_thread_id = threading.get_native_id()
+        self.archive_thread_nice = lower_thread_priority(self.store_nice)  # before any PNG: inference comes first
+        try:
+            while not (self._journal_done.is_set() and self._archive.unfinished_tasks == 0):
+                try:
+                    self._write_artifacts(self.flush_interval_s)
+                except Exception as exc:  # keep going, say why
+                    self.archive_error = describe_error(exc)
+                    log.exception("inspection archive error")
+                self._settled.set()
+        finally:
+            self._archive_done.set()
+            self._settled.set()
+
     def _run_store(self) -> None:
-        self.store_thread_id = threading.get_native_id()
-        self.store_thread_nice = lower_thread_priority(self.store_nice)  # before any PNG: inference comes first
         self._replay()
         while True:
             try:
-                self._write_artifacts(self._wait_time())
+                if self._settled.wait(self._wait_time()):
+                    self._settled.clear()
                 now = time.monotonic()
                 past_deadline = self._closing.is_set() and now >= self._close_deadline
                 if self._pending and now >= self._next_try and self._due(now) and not past_deadline:
@@ -489,7 +514,7 @@ class InspectionWriter:
                 time.sleep(min(self._backoff, 1.0))
             self._update_bound()
             self._notify()
-            if self._journal_done.is_set() and self._archive.unfinished_tasks == 0:
+            if self._archive_done.is_set():
                 if not self._pending or time.monotonic() >= self._close_deadline:
                     break
         if self._pending:
@@ -498,7 +523,7 @@ class InspectionWriter:
 
     def _replay(self) -> None:
         replayed: list[_Pending] = []
-        for segment, entry in self.journal.pending():
+        for segment, entry in self.journal.pending(self._earlier_segments):
             try:
                 record = InspectionRecord.from_dict(entry)
             except (TypeError, KeyError, ValueError) as exc:
@@ -529,30 +554,35 @@ class InspectionWriter:
                 batch = self.store.batch()  # one sync for the batch's pictures, before the journal links them
             except OSError:
                 batch = contextlib.nullcontext()  # no archive: each record says why its pictures are missing
+            records: list[InspectionRecord] = []
             try:
                 with batch:
-                    for item in items:
-                        item.record = self._with_artifacts(item)
-                        item.inspection = None
+                    records.extend(self._with_artifacts(item) for item in items)
             except OSError as exc:  # the pictures were written but could not be made durable
-                self._unsynced(items, exc)
-            try:
-                self.journal.rewrite(items[0].segment, [item.record.to_dict() for item in items])
+                records = self._unsynced(records, exc)
+            try:  # before the store thread may commit them and remove the segment
+                self.journal.rewrite(items[0].segment, [record.to_dict() for record in records])
             except Exception as exc:  # noqa: BLE001 - the records are journaled already; this only adds links
                 log.warning("journal segment %s keeps its records without image links: %s", items[0].segment,
                             describe_error(exc))
+            for item, record in zip(items, records, strict=True):
+                item.record = record
+                item.inspection = None  # settled: the store thread may commit it
         finally:
             self._archive.task_done()
 
-    def _unsynced(self, items: list[_Pending], exc: OSError) -> None:
+    def _unsynced(self, records: list[InspectionRecord], exc: OSError) -> list[InspectionRecord]:
         """A batch whose pictures the archive could not sync: its records say their images are missing."""
         self.archive_error = describe_error(exc)
-        log.error("archive %s: pictures of %d inspections could not be synced: %s", self.archive_root, len(items),
+        log.error("archive %s: pictures of %d inspections could not be synced: %s", self.archive_root, len(records),
                   self.archive_error)
-        for item in items:
-            if item.record.artifacts != ARTIFACTS_MISSING:
+        kept = []
+        for record in records:
+            if record.artifacts != ARTIFACTS_MISSING:
                 self.artifacts_missing += 1
-                item.record = item.record.without_artifacts(f"archive: {self.archive_error}")
+                record = record.without_artifacts(f"archive: {self.archive_error}")
+            kept.append(record)
+        return kept
 
     def _with_artifacts(self, item: _Pending) -> InspectionRecord:
         if item.inspection is None:

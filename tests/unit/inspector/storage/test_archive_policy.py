@@ -82,7 +82,7 @@ def test_each_recipe_keeps_by_its_own_policy(sqlite_url: str, tmp_path: Path) ->
 # ---- the CPU priority ---------------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux gives a thread its own nice value")
-def test_the_store_thread_encodes_at_a_lower_cpu_priority_than_the_station(sqlite_url: str, tmp_path: Path) -> None:
+def test_the_archive_thread_encodes_at_a_lower_cpu_priority_than_the_station(sqlite_url: str, tmp_path: Path) -> None:
     base = os.getpriority(os.PRIO_PROCESS, 0)
     if base + STORE_NICE > 19:
         pytest.skip(f"the tests already run at nice {base}: no room to lower a thread by {STORE_NICE}")
@@ -90,9 +90,9 @@ def test_the_store_thread_encodes_at_a_lower_cpu_priority_than_the_station(sqlit
     try:
         writer.submit(make_inspection(1))
         assert writer.flush(10)
-        thread = writer.store_thread_id
+        thread = writer.archive_thread_id
         assert thread is not None and thread != os.getpid()
-        assert os.getpriority(os.PRIO_PROCESS, thread) == base + STORE_NICE == writer.store_thread_nice
+        assert os.getpriority(os.PRIO_PROCESS, thread) == base + STORE_NICE == writer.archive_thread_nice
         assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the process (and the journal thread) keep theirs
     finally:
         writer.close()

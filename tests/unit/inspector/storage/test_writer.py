@@ -160,7 +160,7 @@ def test_close_writes_everything_submitted(sqlite_url: str, tmp_path: Path) -> N
         writer.submit(make_inspection(99))
 
 
-def test_artifacts_are_encoded_on_the_writer_thread_and_close_starts_an_unstarted_writer(
+def test_artifacts_are_encoded_on_the_archive_thread_and_close_starts_an_unstarted_writer(
         sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
 
@@ -174,7 +174,7 @@ def test_artifacts_are_encoded_on_the_writer_thread_and_close_starts_an_unstarte
     writer.submit(make_inspection(1))
     assert threads == []  # submit only enqueues
     writer.close()
-    assert threads == ["inspection-writer"] * 2 and count(sqlite_url) == 2
+    assert threads == ["inspection-archive"] * 2 and count(sqlite_url) == 2
 
 
 def test_close_during_an_outage_keeps_everything_for_the_next_start(sqlite_url: str, tmp_path: Path) -> None:
@@ -391,3 +391,30 @@ def test_without_syncfs_each_picture_and_folder_is_fsynced(tmp_path: Path, monke
         assert fsynced == []  # nothing synced while the batch is open
     folders = {s.relpath.split("/")[0] for s in stored}
     assert len(fsynced) == 3 + len(folders) and all(store.verify(s) for s in stored)
+
+
+def test_the_database_is_written_at_the_station_priority_while_pictures_wait(sqlite_url: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pictures are encoded at a lower priority; commits are not: a station closing on a loaded machine still
+    logs what it inspected. The commits happen on another thread than the encoding, at the process's nice."""
+    encoded, committed = [], []
+    real_commit = InspectionWriter._commit
+
+    def spy_store(*args: object, **kwargs: object) -> object:
+        encoded.append(threading.get_native_id())
+        return store_artifacts(*args, **kwargs)
+
+    def spy_commit(self: InspectionWriter, batch: list) -> None:
+        committed.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return real_commit(self, batch)
+
+    monkeypatch.setattr("inspector.storage.writer.store_artifacts", spy_store)
+    monkeypatch.setattr(InspectionWriter, "_commit", spy_commit)
+    writer = writer_for(sqlite_url, tmp_path)
+    for i in range(5):
+        writer.submit(make_inspection(i))
+    assert writer.flush(10)
+    writer.close()
+    assert count(sqlite_url) == 5 and encoded and committed
+    assert {tid for tid, _ in committed}.isdisjoint(encoded)
+    assert all(nice == os.getpriority(os.PRIO_PROCESS, 0) for _, nice in committed)
