@@ -655,7 +655,9 @@ class InspectionWriter:
 
     def _wait_time(self) -> float:
         now = time.monotonic()
-        if not self._pending:
+        with self._lock:
+            unsettled = not self._pending or self._pending[0].inspection is not None
+        if unsettled:  # nothing to commit until the archive thread settles the oldest record's pictures (it wakes us)
             return self.flush_interval_s
         if self._closing.is_set():
             return 0.0 if now >= self._next_try else min(self._next_try, self._close_deadline) - now

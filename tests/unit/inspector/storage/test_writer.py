@@ -418,3 +418,25 @@ def test_the_database_is_written_at_the_station_priority_while_pictures_wait(sql
     assert count(sqlite_url) == 5 and encoded and committed
     assert {tid for tid, _ in committed}.isdisjoint(encoded)
     assert all(nice == os.getpriority(os.PRIO_PROCESS, 0) for _, nice in committed)
+
+
+def test_the_store_thread_waits_for_pictures_instead_of_spinning(sqlite_url: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records due for the database whose pictures are still being written: the store thread sleeps until the
+    archive thread settles them (it spun on the CPU inference needs, which cost the station a third of its rate)."""
+    looks = []
+    real_committable = InspectionWriter._committable
+
+    def slow_store(*args: object, **kwargs: object) -> object:
+        time.sleep(0.6)
+        return store_artifacts(*args, **kwargs)
+
+    monkeypatch.setattr("inspector.storage.writer.store_artifacts", slow_store)
+    monkeypatch.setattr(InspectionWriter, "_committable", lambda self: looks.append(1) or real_committable(self))
+    writer = writer_for(sqlite_url, tmp_path, batch_size=2)
+    for i in range(4):  # due at once (batch size reached), settled only after the slow pictures
+        writer.submit(make_inspection(i))
+    time.sleep(0.5)
+    assert len(looks) < 20, f"the store thread looked {len(looks)} times in 0.5 s"
+    writer.close()
+    assert count(sqlite_url) == 4
