@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from inspector.bundle.equivalence import Reference
-from inspector.bundle.manifest import RuntimeSpec
+from inspector.bundle.manifest import MAX_BATCH, RuntimeSpec
 from inspector.bundle.writer import BundleInfo, stage_bundle
 from inspector.inference.equivalence import check_equivalence
 from training.anomaly.models import export_view
@@ -19,7 +19,6 @@ from training.anomaly.models import export_view
 TORCH_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
 ANOMALY_OUTPUTS = ("pred_score", "anomaly_map")
-MAX_BATCH = 64  # the largest batch a dynamic-batch program is exported for
 
 def export_programs(module: nn.Module, folder: Path, example: torch.Tensor,
                     outputs: tuple[str, ...] = ANOMALY_OUTPUTS, dynamic_batch: bool = False) -> tuple[RuntimeSpec, ...]:

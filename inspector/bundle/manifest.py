@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 SCHEMA_VERSION = 1
+MAX_BATCH = 64  # the most images a dynamic-batch runtime program takes in one call
 MANIFEST_NAME = "manifest.json"
 EQUIVALENCE_NAME = "equivalence.json"
 EQUIVALENCE_INPUTS_NAME = "equivalence_inputs.npy"
@@ -44,7 +45,7 @@ class RuntimeSpec(_Strict):
     format: str
     devices: tuple[str, ...]
     outputs: tuple[str, ...] = ("pred_score", "anomaly_map")
-    dynamic_batch: bool = False  # True: the program takes batches (1 to 64 images); False: one image per call
+    dynamic_batch: bool = False  # True: the program takes batches (1 to MAX_BATCH images); False: one image a call
 
 
 class DatasetSpec(_Strict):

@@ -53,8 +53,6 @@ class AnomalyModel(BundleModel):
 
         A bundle trained on tiles (``manifest.tiling``) scores the frame tile by tile, as it was trained; any other
         resizes the whole frame to the model input."""
-        if self.bundle.manifest.tiling is not None:
-            return self._run_tiled(frame, pixel_threshold, min_area)
         return self.run_frames([frame], pixel_threshold, min_area)[0]
 
     @cached_property

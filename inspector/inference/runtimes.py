@@ -8,11 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
-from inspector.bundle.manifest import RuntimeSpec
+from inspector.bundle.manifest import MAX_BATCH, RuntimeSpec
 from inspector.bundle.store import Bundle, BundleError
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 64  # what training/export.py exports dynamic-batch programs for
 
 
 @dataclass(frozen=True)
