@@ -11,7 +11,8 @@ from inspector.bundle.store import open_bundle
 
 def write_station_config(root: Path, bundle: Path, *, fps: float, runtime: str = "onnxruntime",
                          threads: int | None = None, pool: int = 0, backpressure: str = "drop_oldest",
-                         queue_size: int = 4, product: str = "washer", max_batch: int = 4) -> Path:
+                         queue_size: int = 4, product: str = "washer", max_batch: int = 4,
+                         workers: int | None = None) -> Path:
     """Files under ``root`` (database, journal and archive too); returns the station.yaml path."""
     size = open_bundle(bundle).manifest.input.height
     recipe = root / "recipe.yaml"
@@ -24,7 +25,8 @@ def write_station_config(root: Path, bundle: Path, *, fps: float, runtime: str =
                                           "seed": 1, "pool": pool}},
         "recipe": str(recipe),
         "pipeline": {"queue_size": queue_size, "backpressure": backpressure, "runtime": runtime,
-                     "inference_threads": threads, "max_batch": max_batch},
+                     "inference_threads": threads, "max_batch": max_batch,
+                     "inference_workers": workers},
         "security": {"require_signed_recipes": False},  # a throw-away recipe of the benchmark's own
     }))
     return station

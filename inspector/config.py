@@ -97,6 +97,7 @@ class PipelineSection(_Section):
     runtime: Literal["auto", "torch", "onnxruntime"] = "auto"
     device: str = "auto"
     inference_threads: int | None = Field(None, ge=1, le=256)
+    inference_workers: int | None = Field(None, ge=1, le=64)  # None: 2 on a CPU ONNX Runtime with 2+ cores, else 1
     max_batch: int = Field(4, ge=1, le=64)
 
 

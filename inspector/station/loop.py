@@ -1,4 +1,7 @@
-"""The station loop: acquisition -> inference -> decision -> persistence, one thread each, bounded queues.
+"""The station loop: acquisition -> inference -> decision -> persistence, bounded queues between them.
+
+One acquisition thread, ``workers`` inference threads (each takes the next batch; results are put back in
+acquisition order before the decision), one decision thread.
 
 A verdict reaches counters and listeners only when the sink hands it back as journaled (durable before
 visible). When the sink says the station must hold, every verdict is REJECT; one the sink could not record
@@ -35,12 +38,15 @@ class LoopSettings:
     backpressure: str = "drop_oldest"
     grab_timeout_s: float = 0.2
     max_batch: int = 4  # frames that queued behind the next one, inspected with it in one model call
+    workers: int = 1  # inference threads calling the models at once (a CPU runtime with one thread each)
 
     def __post_init__(self) -> None:
         if self.backpressure not in BACKPRESSURE:
             raise ValueError(f"backpressure {self.backpressure!r} is not one of {', '.join(BACKPRESSURE)}")
         if self.max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class Station:
         self._camera_dropped_seen = 0
         self._handed = threading.Condition()
         self._submitted = self._released = 0
+        self._take_lock = threading.Lock()  # one worker takes a batch and its ticket at a time
+        self._order = threading.Lock()  # results go to the decision in ticket (acquisition) order
+        self._tickets = self._next_out = self._workers_left = self._stopped = 0
+        self._ready: dict[int, list[_Scored]] = {}
 
     @staticmethod
     def _program(recipe: Recipe, models: Sequence[InspectionModel]) -> Program:
@@ -131,10 +141,14 @@ class Station:
         self._limit, self._accepted = frames, 0
         self._stop_acquisition.clear()
         self._done.clear()
+        self._tickets = self._next_out = self._stopped = 0
+        self._ready = {}
+        self._workers_left = self.settings.workers
         self.camera.start()
         self._threads = [
             threading.Thread(target=self._acquire, name="station-acquire", daemon=True),
-            threading.Thread(target=self._infer, name="station-infer", daemon=True),
+            *(threading.Thread(target=self._infer, name=f"station-infer-{n}", daemon=True)
+              for n in range(self.settings.workers)),
             threading.Thread(target=self._decide, name="station-decide", daemon=True),
         ]
         for thread in self._threads:
@@ -271,19 +285,49 @@ class Station:
         return self._program_of.pop(frame.part.id, self.program)
 
     def _infer(self) -> None:
+        """One inference worker: take the next batch with its ticket, score it, hand it on in ticket order."""
         stopping = False
         try:
             while not stopping:
-                batch, stopping = self._take_batch()
-                dequeued = time.monotonic()
-                for program, frames in _by_program([(frame, self._program_for(frame)) for frame in batch]):
-                    per_model = [self._run_model(model, frames) for model in program.models]
-                    inferred = time.monotonic()
-                    for i, frame in enumerate(frames):
-                        outputs = tuple(outputs_of[i] for outputs_of in per_model)
-                        self._scored.put(_Scored(frame, program, outputs, dequeued, inferred))
+                with self._take_lock:
+                    batch, stopping = self._take_batch()
+                    ticket = self._tickets
+                    self._tickets += 1
+                    if stopping:
+                        self._stopped += 1
+                        if self._stopped < self.settings.workers:
+                            self._frames.put(_STOP)  # the next worker stops too
+                scored: list[_Scored] = []
+                try:
+                    scored = self._score(batch)
+                finally:
+                    self._hand_on(ticket, scored)
         finally:
-            self._scored.put(_STOP)
+            with self._order:
+                self._workers_left -= 1
+                last = self._workers_left == 0
+            if last:
+                self._scored.put(_STOP)
+
+    def _score(self, batch: list[Frame]) -> list[_Scored]:
+        dequeued = time.monotonic()
+        scored = []
+        for program, frames in _by_program([(frame, self._program_for(frame)) for frame in batch]):
+            per_model = [self._run_model(model, frames) for model in program.models]
+            inferred = time.monotonic()
+            for i, frame in enumerate(frames):
+                outputs = tuple(outputs_of[i] for outputs_of in per_model)
+                scored.append(_Scored(frame, program, outputs, dequeued, inferred))
+        return scored
+
+    def _hand_on(self, ticket: int, scored: list[_Scored]) -> None:
+        """To the decision, in acquisition order: a batch waits for the batches taken before it."""
+        with self._order:
+            self._ready[ticket] = scored
+            while self._next_out in self._ready:
+                for item in self._ready.pop(self._next_out):
+                    self._scored.put(item)
+                self._next_out += 1
 
     def _take_batch(self) -> tuple[list[Frame], bool]:
         """The next frame (waiting for it), and up to ``max_batch - 1`` more that are already queued behind it:

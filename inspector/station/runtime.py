@@ -23,7 +23,7 @@ from inspector.domain.inspection import Inspection, ReasonCode
 from inspector.domain.line import LineIOStatus, LineState
 from inspector.station.counters import CounterSnapshot, StationCounters
 from inspector.station.errors import CameraUnavailable, ConfigInvalid, ModelRefused, StartupError
-from inspector.station.factory import StationParts, build_station
+from inspector.station.factory import StationParts, build_station, inference_plan
 from inspector.station.line import LineLink, switch_recipe
 from inspector.station.loop import Station
 
@@ -358,7 +358,7 @@ class StationRuntime:
         if station is None:
             return "the station is not running"
         pipeline = self.config().pipeline
-        error = switch_recipe(station, path, pipeline.runtime, pipeline.device, pipeline.inference_threads)
+        error = switch_recipe(station, path, pipeline.runtime, pipeline.device, inference_plan(pipeline)[1])
         if not error:
             self.recipe_override = path
         return error

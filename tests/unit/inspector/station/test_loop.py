@@ -244,3 +244,45 @@ def test_a_failed_batch_is_retried_frame_by_frame() -> None:
 def test_max_batch_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         LoopSettings(max_batch=0)
+
+
+class JitteryModel(FakeModel):
+    """Takes a different time for each frame, so that two workers finish out of order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def infer(self, frame) -> ModelOutput:
+        with self.lock:
+            self.threads.add(threading.current_thread().name)
+        time.sleep(0.02 if frame.id % 3 == 0 else 0.001)
+        return super().infer(frame)
+
+
+@pytest.mark.parametrize("max_batch", [1, 4])
+def test_two_workers_score_at_once_and_decide_in_acquisition_order(max_batch: int) -> None:
+    model = JitteryModel()
+    station, sink = run(model, LoopSettings(queue_size=8, backpressure="block", max_batch=max_batch, workers=2), 60)
+    assert model.threads == {"station-infer-0", "station-infer-1"}
+    assert [i.frame.id for i in sink.items] == list(range(1, 61))  # in order, though finished out of order
+    assert station.counters.snapshot().agreement == 1.0 and not station.running
+
+
+def test_two_workers_stop_cleanly_and_start_again() -> None:
+    sink = FakeSink()
+    station = Station("s", FakeCamera(period=0.001), [JitteryModel()], RECIPE, sink,
+                      LoopSettings(queue_size=4, backpressure="block", workers=2))
+    for _ in range(2):
+        station.start()
+        time.sleep(0.2)
+        station.stop()
+        assert not station.running
+    ids = [i.frame.id for i in sink.items]
+    assert ids == sorted(ids) and len(ids) == station.counters.snapshot().inspected > 0
+
+
+def test_workers_below_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        LoopSettings(workers=0)
