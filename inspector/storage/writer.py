@@ -124,6 +124,7 @@ class _Pending:
     segment: str
     record: InspectionRecord
     inspection: Inspection | None  # the pixels, until the artifacts are written
+    settled_at: float = 0.0  # time.monotonic() when its pictures were settled: a partial batch waits from here
 
 
 class InspectionWriter:
@@ -172,7 +173,6 @@ class InspectionWriter:
         self._lock = threading.Lock()
         self._pending: list[_Pending] = []  # journaled, not committed, in journal order
         self._segment_left: dict[str, int] = {}  # records of each segment not yet committed
-        self._oldest_pending_at = 0.0
         self._next_try = 0.0
         self._backoff = retry_initial_s
         self._idle = threading.Condition()
@@ -428,8 +428,6 @@ class InspectionWriter:
             return
         self.journal_error = None
         with self._lock:
-            if not self._pending:
-                self._oldest_pending_at = time.monotonic()
             items = [_Pending(segment, record, inspection) for record, (inspection, _) in zip(records, batch,
                                                                                              strict=True)]
             self._pending.extend(items)
@@ -531,14 +529,13 @@ class InspectionWriter:
                 continue
             if record.artifacts == ARTIFACTS_PENDING:
                 record = record.without_artifacts("the station stopped before the images were written")
-            replayed.append(_Pending(segment, record, None))
+            replayed.append(_Pending(segment, record, None, time.monotonic() - self.flush_interval_s))  # due now
         with self._lock:
             self._pending = replayed + self._pending
             for item in replayed:
                 self._segment_left[item.segment] = self._segment_left.get(item.segment, 0) + 1
         if replayed:
             log.info("replaying %d journaled inspections from %s", len(replayed), self.journal.folder)
-            self._oldest_pending_at = time.monotonic() - self.flush_interval_s
 
     def _write_artifacts(self, timeout: float) -> None:
         """Images of the next journaled batch (waits up to ``timeout`` for one); the segment is rewritten with
@@ -565,8 +562,10 @@ class InspectionWriter:
             except Exception as exc:  # noqa: BLE001 - the records are journaled already; this only adds links
                 log.warning("journal segment %s keeps its records without image links: %s", items[0].segment,
                             describe_error(exc))
+            settled = time.monotonic()
             for item, record in zip(items, records, strict=True):
                 item.record = record
+                item.settled_at = settled
                 item.inspection = None  # settled: the store thread may commit it
         finally:
             self._archive.task_done()
@@ -650,8 +649,22 @@ class InspectionWriter:
             self.quota_alarm = None
 
     def _due(self, now: float) -> bool:
-        return (len(self._pending) >= self.batch_size or now - self._oldest_pending_at >= self.flush_interval_s
+        return (self._full() or now - self._oldest_settled_at() >= self.flush_interval_s
                 or self._flush_now.is_set() or self._closing.is_set())
+
+    def _oldest_settled_at(self) -> float:
+        """When the oldest pending record's pictures were settled (infinity while they are not)."""
+        with self._lock:
+            if not self._pending or self._pending[0].inspection is not None:
+                return float("inf")
+            return self._pending[0].settled_at
+
+    def _full(self) -> bool:
+        """A whole batch of the oldest records has its pictures settled (a commit of fewer waits for its time)."""
+        with self._lock:
+            if len(self._pending) < self.batch_size:
+                return False
+            return all(item.inspection is None for item in self._pending[:self.batch_size])
 
     def _wait_time(self) -> float:
         now = time.monotonic()
@@ -661,8 +674,8 @@ class InspectionWriter:
             return self.flush_interval_s
         if self._closing.is_set():
             return 0.0 if now >= self._next_try else min(self._next_try, self._close_deadline) - now
-        due_at = self._oldest_pending_at + self.flush_interval_s
-        if len(self._pending) >= self.batch_size or self._flush_now.is_set():
+        due_at = self._oldest_settled_at() + self.flush_interval_s
+        if self._full() or self._flush_now.is_set():
             due_at = now
         return max(0.0, min(max(due_at, self._next_try) - now, self.flush_interval_s))
 
@@ -728,9 +741,7 @@ class InspectionWriter:
             return
         self._backoff = self.retry_initial_s
         self._next_try = 0.0
-        if self._pending:
-            self._oldest_pending_at = time.monotonic() - self.flush_interval_s  # the backlog is due now
-        elif self._queue.unfinished_tasks == 0:
+        if not self._pending and self._queue.unfinished_tasks == 0:
             self._flush_now.clear()
 
     def _failed(self, exc: BaseException) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
@@ -20,6 +20,19 @@ from tests.unit.inspector.storage.factories import EPOCH, make_inspection
 def test_record_round_trips_through_json(tmp_path: Path) -> None:
     record = build_record(make_inspection(3, size=200), ArtifactStore(tmp_path))
     assert InspectionRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+
+
+def test_record_dict_is_the_dataclass_dict_and_shares_no_mutable_value(tmp_path: Path) -> None:
+    record = build_record(make_inspection(3, size=200), ArtifactStore(tmp_path))
+    assert record.models and record.regions and record.latencies_ms and record.image is not None
+    data = record.to_dict()
+    expected = asdict(record)
+    expected.update(reasons=list(record.reasons), reason_codes=list(record.reason_codes),
+                    models=[asdict(m) for m in record.models], regions=[asdict(r) for r in record.regions])
+    assert data == expected
+    data["latencies_ms"]["total"] = -1.0
+    data["image"]["relpath"] = "elsewhere"
+    assert record.latencies_ms.get("total") != -1.0 and record.image.relpath != "elsewhere"
 
 
 def test_record_describes_the_inspection(tmp_path: Path) -> None:
