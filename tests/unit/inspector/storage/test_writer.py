@@ -440,3 +440,27 @@ def test_the_store_thread_waits_for_pictures_instead_of_spinning(sqlite_url: str
     assert len(looks) < 20, f"the store thread looked {len(looks)} times in 0.5 s"
     writer.close()
     assert count(sqlite_url) == 4
+
+
+def test_pictures_that_lag_still_reach_the_database_in_full_batches(sqlite_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the archive behind, records were overdue once their pictures settled, and each settled batch of
+    3-4 records was its own transaction; a partial batch now waits from when its pictures were settled."""
+    sizes = []
+    real_commit = InspectionWriter._commit
+
+    def slow_store(*args: object, **kwargs: object) -> object:
+        time.sleep(0.02)
+        return store_artifacts(*args, **kwargs)
+
+    monkeypatch.setattr("inspector.storage.writer.store_artifacts", slow_store)
+    monkeypatch.setattr(InspectionWriter, "_commit", lambda self, batch: sizes.append(len(batch)) or
+                        real_commit(self, batch))
+    writer = writer_for(sqlite_url, tmp_path, batch_size=16, flush_interval_s=0.3)
+    for i in range(64):  # 100 a second, pictures at 50 a second: the archive falls behind at once
+        writer.submit(make_inspection(i))
+        time.sleep(0.01)
+    assert wait_for(lambda: writer.logged == 64, 10)
+    writer.close()
+    assert count(sqlite_url) == 64
+    assert len(sizes) <= 8, f"{len(sizes)} transactions: {sizes}"
