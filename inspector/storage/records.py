@@ -191,18 +191,20 @@ _REGION_FIELDS = tuple(f.name for f in fields(RegionRecord))
 def store_artifacts(record: InspectionRecord, inspection: Inspection, store: ArtifactStore,
                     thumbnail_side: int = 128, *, keep_images: bool = True, keep_thumbnail: bool = True,
                     not_kept_why: str = "archive policy") -> InspectionRecord:
-    """Write the image, the anomaly map and the thumbnail; the record with them (raises ``OSError``).
+    """Write the image and the anomaly map (PNG) and the thumbnail (JPEG); the record with them (raises ``OSError``).
 
     ``keep_images=False`` (a PASS the archive policy does not sample) writes the thumbnail only (none without
     ``keep_thumbnail``) and marks the record "not_kept" with ``not_kept_why``.
     """
     image = np.asarray(inspection.frame.image)
-    stored_thumb = store.put_png(thumbnail(image, thumbnail_side), "thumbnail") if keep_images or keep_thumbnail \
-        else None
+    small = thumbnail(image, thumbnail_side) if keep_images or keep_thumbnail else None
     if not keep_images:
+        stored_thumb = None if small is None else store.put_jpeg(small, "thumbnail")
         return replace(record, image=None, heatmap=None, thumbnail=stored_thumb, artifacts=ARTIFACTS_NOT_KEPT,
                        artifacts_error=not_kept_why)
     stored_image = store.put_png(image, "image")
+    # an image no larger than a thumbnail is its own thumbnail (one file)
+    stored_thumb = stored_image if small.shape == image.shape else store.put_jpeg(small, "thumbnail")
     return replace(record, image=stored_image, heatmap=store_anomaly_map(inspection, store), thumbnail=stored_thumb,
                    artifacts=ARTIFACTS_WRITTEN, artifacts_error=None)
 

@@ -12,7 +12,7 @@ import pytest
 
 from inspector.domain.inspection import Decision, DefectRegion, Inspection, ModelOutput, Reason, ReasonCode, Verdict
 from inspector.render import DEFAULT_OPACITY, overlay
-from inspector.storage.archive import ArtifactStore, encode_png
+from inspector.storage.archive import ArtifactStore, encode_png, thumbnail
 from inspector.storage.records import InspectionRecord, ModelRecord, build_record, core_record, store_artifacts
 from tests.unit.inspector.storage.factories import EPOCH, make_inspection
 
@@ -156,6 +156,9 @@ def test_a_map_without_a_pixel_threshold_keeps_the_scale_it_was_drawn_with(tmp_p
 def test_a_pass_the_policy_does_not_keep_has_a_thumbnail_only(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path)
     inspection = make_inspection(2, size=200)
+    ramp = np.linspace(0, 255, 200, dtype=np.float32)
+    smooth = np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (200, 1)), np.tile(ramp[:, None], (1, 200))], -1)
+    inspection = replace(inspection, frame=replace(inspection.frame, image=smooth.astype(np.uint8)))
     record = store_artifacts(core_record(inspection), inspection, store, keep_images=False,
                              not_kept_why="archive policy keeps 1 PASS image in 50")
     assert (record.image, record.heatmap, record.artifacts) == (None, None, "not_kept")
@@ -163,5 +166,9 @@ def test_a_pass_the_policy_does_not_keep_has_a_thumbnail_only(tmp_path: Path) ->
     assert record.artifacts_error == "archive policy keeps 1 PASS image in 50"
     bare = store_artifacts(core_record(inspection), inspection, store, keep_images=False, keep_thumbnail=False)
     assert (bare.image, bare.heatmap, bare.thumbnail, bare.artifacts) == (None, None, None, "not_kept")
-    assert sorted(p.name for p in tmp_path.rglob("*.png")) == [record.thumbnail.relpath.split("/")[1]]
+    assert [p.name for p in tmp_path.rglob("*.*")] == [record.thumbnail.relpath.split("/")[1]]
+    assert record.thumbnail.media_type == "image/jpeg" and record.thumbnail.relpath.endswith(".jpg")
+    small = thumbnail(inspection.frame.image, 128)
+    back = store.read_png(record.thumbnail)
+    assert back.shape == small.shape and np.abs(back.astype(int) - small.astype(int)).mean() < 2
     assert InspectionRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
