@@ -4,12 +4,13 @@
 
 Each surface (a region of a real photo, see benchmarks/quality.py; never scikit-image's reserved photos) gives
 four classes: good, and visible defects drawn by anomalib's Perlin generator and by the project's renderer
-(stain, tear). The labeled folder has 34 crops per class from the surface's training blocks; the pipeline's
-stratified split keeps 20 for training, 7 for validation and 7 for its own test. The figures here are macro F1
-of the exported bundle on 40 further crops per class from the test blocks, which share no pixel with training.
-Configurations: ``probe`` (the classify defaults: a linear head on frozen pooled features at 224 px),
-``probe128`` (the same at 128 px) and ``fine-tune`` (the earlier default: head first, then the whole network,
-20 epochs, 128 px).
+(stain, tear). The labeled folder has ``--labeled`` crops per class from the surface's training blocks (default
+25); the pipeline's stratified split keeps 15 for training, 5 for validation (the probe then refits on those 20)
+and 5 for its own test. The figures here are macro F1 of the exported bundle on 40 further crops per class from
+the test blocks, which share no pixel with training.
+Configurations: ``probe`` (the classify defaults: a linear head on frozen pooled Lite2 features at 256 px),
+``probe-lite0`` (the same on Lite0 at 224 px, the earlier default), ``probe128`` (Lite0 at 128 px) and
+``fine-tune`` (head first, then the whole network, 20 epochs, Lite0 at 128 px).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.quality import _from_blocks, _write, blocks, draw_defect, photos, surface  # noqa: E402
 
-PER_CLASS, PER_CLASS_TEST = 34, 40
+PER_CLASS, PER_CLASS_TEST = 25, 40
 CLASSES = ("good", "perlin", "stain", "tear")
-CONFIGS = {"probe": {"head": "probe"}, "probe128": {"head": "probe", "image_size": 128},
+CONFIGS = {"probe": {"head": "probe"}, "probe-lite0": {"head": "probe", "backbone": "lite0"},
+           "probe128": {"head": "probe", "backbone": "lite0", "image_size": 128},
            "fine-tune": {"head": "fine-tune", "image_size": 128}}
 
 
-def build(root: Path, photo, size: int = 224, seed: int = 0) -> tuple[Path, Path]:
+def build(root: Path, photo, size: int = 224, seed: int = 0, labeled: int = PER_CLASS) -> tuple[Path, Path]:
     """(labeled folder from the training blocks, test folder from the test blocks), class folders each."""
     from anomalib.data.utils.generators.perlin import PerlinAnomalyGenerator
 
@@ -46,7 +48,7 @@ def build(root: Path, photo, size: int = 224, seed: int = 0) -> tuple[Path, Path
     train_cuts, test_cuts = blocks(region, side)
     perlin = PerlinAnomalyGenerator(probability=1.0, blend_factor=(0.4, 0.9))
     folders = (root / photo.name / "labeled", root / photo.name / "test")
-    for folder, cuts, n in ((folders[0], train_cuts, PER_CLASS), (folders[1], test_cuts, PER_CLASS_TEST)):
+    for folder, cuts, n in ((folders[0], train_cuts, labeled), (folders[1], test_cuts, PER_CLASS_TEST)):
         for name in CLASSES:
             for i, crop in enumerate(_from_blocks(cuts, n, side, size, rng)):
                 image = crop if name == "good" else draw_defect(name, crop, perlin, rng)[0]
@@ -92,6 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--categories", default="", help="comma-separated surfaces (default: all)")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--labeled", type=int, default=PER_CLASS, help="labeled crops per class (the split keeps "
+                        "60 %% for training, 20 %% for validation, 20 %% for its own test)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -102,12 +106,13 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--configs: unknown {', '.join(unknown)} (expected {', '.join(CONFIGS)})")
     print(f"# benchmarks/fewshot.py  {time.strftime('%Y-%m-%d %H:%M')}  cores {os.cpu_count()}  "
-          f"load average {os.getloadavg()[0]:.2f}; {len(CLASSES)} classes, 20 train / 7 val / 7 test crops per "
-          f"class, macro F1 on {PER_CLASS_TEST} held-out crops per class")
+          f"load average {os.getloadavg()[0]:.2f}; {len(CLASSES)} classes, {args.labeled} labeled crops per class "
+          f"(train / val / test {args.labeled - 2 * round(args.labeled * 0.2)} / {round(args.labeled * 0.2)} / "
+          f"{round(args.labeled * 0.2)}), macro F1 on {PER_CLASS_TEST} held-out crops per class")
     summary: dict[str, list[float]] = {c: [] for c in configs}
     chosen = [p for p in photos() if not args.categories or p.name in args.categories.split(",")]
     for photo in chosen:
-        data, test = build(work / "data", photo)
+        data, test = build(work / "data", photo, labeled=args.labeled)
         for config in configs:
             scores = []
             for seed in seeds:

@@ -20,10 +20,12 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
     def command(
         data: Annotated[Path, typer.Option(help=f"Dataset: {FORMATS[task]}.")],
         out: Annotated[Path, typer.Option(help="Bundle folder to write, e.g. models/washer-defects.")],
-        backbone: Annotated[str, typer.Option(help="lite0, lite1 or lite2 (offline ImageNet weights).")] = "lite0",
+        backbone: Annotated[str | None, typer.Option(help="lite0, lite1 or lite2 (offline ImageNet weights; default "
+                                                          "lite2 for a probe, lite0 otherwise).")] = None,
         epochs: Annotated[int, typer.Option(help="Training epochs in all (head-only ones included).")] = 20,
-        image_size: Annotated[int | None, typer.Option(help="Model input side in pixels (multiple of 32; "
-                                                              "default 224 for classify, 128 otherwise).")] = None,
+        image_size: Annotated[int | None, typer.Option(help="Model input side in pixels (multiple of 32; default: "
+                                                              "a probe's backbone's own (256 for lite2), 224 for "
+                                                              "a fine-tuned classifier, 128 otherwise).")] = None,
         category: Annotated[str | None, typer.Option(help="Category folder inside a multi-product root.")] = None,
         batch_size: Annotated[int, typer.Option(help="Images per training step.")] = 16,
         lr: Annotated[float, typer.Option(help="Learning rate of the new head (AdamW).")] = 3e-3,

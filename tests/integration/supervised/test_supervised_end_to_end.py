@@ -28,9 +28,9 @@ def _frame(path: Path) -> Frame:
     return Frame(id=1, timestamp=0.0, monotonic=0.0, image=image, camera="test")
 
 
-def _check_bundle(out: Path, task: str, outputs: tuple[str, ...]) -> dict:
+def _check_bundle(out: Path, task: str, outputs: tuple[str, ...], backbone: str = "tf_efficientnet_lite0") -> dict:
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["task"] == task and manifest["backbone"] == "tf_efficientnet_lite0"
+    assert manifest["task"] == task and manifest["backbone"] == backbone
     assert manifest["input"]["height"] == 64 and manifest["equivalence"]["passed"] is True
     assert {r["name"]: tuple(r["outputs"]) for r in manifest["runtimes"]} == {"torch": outputs, "onnxruntime": outputs}
     for name in ("report/metrics.json", "report/confusion_matrix.png", "report/predictions.png"):
@@ -69,7 +69,7 @@ def test_classifier_trains_on_an_mvtec_layout_folder(labeled_data: Path, tmp_pat
     assert result.exit_code == 0, result.output
     assert result.network_attempts == []
     assert "macro_f1" in result.output and "(mvtec)" in result.output
-    manifest = _check_bundle(out, "classification", ("probs",))
+    manifest = _check_bundle(out, "classification", ("probs",), "tf_efficientnet_lite2")  # the probe's default
     assert manifest["class_names"] == ["good", "crack", "dent", "scratch", "stain"]
     assert np.array(manifest["metrics"]["test"]["confusion_matrix"]).shape == (5, 5)
     output = SupervisedModel.open(out).infer(_frame(labeled_data / "test" / "dent" / "000.png"))
@@ -79,6 +79,7 @@ def test_classifier_trains_on_an_mvtec_layout_folder(labeled_data: Path, tmp_pat
     assert manifest["architecture"] == "timm-pooled-probe"
     training = manifest["metrics"]["training"]
     assert training["head"] == "probe" and training["history"][0]["phase"].startswith("probe C=")
+    assert training["backbone"] == "lite2" and training["history"][-1]["phase"].startswith("refit C=")
 
 
 def test_classifier_fine_tunes_when_asked(labeled_data: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import torch
 
 from inspector.bundle.preprocess import Preprocessing
 from training.supervised.models import ClassifierExport, ModelSpec
+from training.supervised.pipeline import input_size
 from training.supervised.probe import FINE_TUNE_FROM, ProbeClassifier, fit_probe, resolve_head
 from training.supervised.tensors import Item
 
@@ -45,7 +46,8 @@ def test_probe_learns_a_small_spot_deterministically() -> None:
         result = fit_probe(model, train, val, NAMES, PRE, torch.device("cpu"))
         heads.append(model.head.weight.detach().clone())
     assert torch.equal(heads[0], heads[1])  # same images, same model: no seed involved
-    assert [row["phase"] for row in result.history][0].startswith("probe C=")
+    phases = [row["phase"] for row in result.history]
+    assert phases[0].startswith("probe C=") and phases[-1].startswith("refit C=") and "on 34 images" in phases[-1]
     with torch.no_grad():
         probs = ClassifierExport(model)(torch.from_numpy(PRE.batch([i.image for i in test]))).numpy()
     predicted = probs.argmax(axis=1)
@@ -59,3 +61,11 @@ def test_probe_needs_two_classes() -> None:
     only_good = [item for item in _items(0, 8) if item.label == 0]
     with pytest.raises(ValueError, match="at least two classes"):
         fit_probe(model, only_good, only_good, NAMES[:2], PRE, torch.device("cpu"))
+
+
+def test_a_probe_reads_at_its_backbone_size_and_other_heads_at_the_task_default() -> None:
+    assert input_size("classification", "probe", "lite2", None) == 256  # Lite2's 260 px, to a multiple of 32
+    assert input_size("classification", "probe", "lite0", None) == 224
+    assert input_size("classification", "fine-tune", "lite2", None) == 224
+    assert input_size("detection", "fine-tune", "lite0", None) == 128
+    assert input_size("classification", "probe", "lite2", 96) == 96
