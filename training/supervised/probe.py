@@ -98,7 +98,10 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
     started = time.perf_counter()
     features = pooled_features(model, train, pre, device, augment=True, progress=on_step)
     labels = np.repeat([item.label for item in train], len(features) // max(1, len(train)))
-    val_features = pooled_features(model, val, pre, device, augment=False)
+    refit = bool(val) and val is not train and {i.label for i in val} <= {i.label for i in train}
+    # the refit needs the validation images in all eight views; the first view is the image as it is
+    val_views = pooled_features(model, val, pre, device, augment=refit)
+    val_features = val_views[::len(val_views) // len(val)] if refit else val_views
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     standard, val_standard = (features - mean) / std, (val_features - mean) / std
     result, best = FitResult(), None
@@ -112,16 +115,15 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
                                "macro_f1": score, "lr_head": 0.0, "lr_backbone": 0.0})
         if score > result.best_score + 1e-4:
             result.best_score, result.best_epoch, best = score, epoch, regression
-    if val and val is not train and {i.label for i in val} <= {i.label for i in train}:
+    if refit:
         everything = [*train, *val]
-        features = np.concatenate([features, pooled_features(model, val, pre, device, augment=True)])
+        features = np.concatenate([features, val_views])
         labels = np.repeat([item.label for item in everything], len(features) // len(everything))
         mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
-        best = LogisticRegression(C=best.C, max_iter=3000, class_weight="balanced").fit((features - mean) / std,
-                                                                                      labels)
+        standard = (features - mean) / std
+        best = LogisticRegression(C=best.C, max_iter=3000, class_weight="balanced").fit(standard, labels)
         result.history.append({"epoch": len(STRENGTHS) + 1, "phase": f"refit C={best.C:g} on {len(everything)} images",
-                               "loss": log_loss(labels, best.predict_proba((features - mean) / std),
-                                                labels=best.classes_),
+                               "loss": log_loss(labels, best.predict_proba(standard), labels=best.classes_),
                                "macro_f1": result.best_score, "lr_head": 0.0, "lr_backbone": 0.0})
     _load_head(model, best, mean, std, len(class_names))
     result.seconds = time.perf_counter() - started
