@@ -59,11 +59,11 @@ log = logging.getLogger(__name__)
 _WAKE = object()
 MB = 1024 * 1024
 Released = Callable[[Inspection, bool], None]  # (inspection, durable): called once per submitted inspection
-STORE_NICE = 10  # how much lower the store thread's CPU priority is than the station's
+ARCHIVE_NICE = 10  # how much lower the archive thread's CPU priority is than the station's
 QUOTA_RESUME = 0.95  # over the quota, eviction frees down to this share of it (so it does not run for every part)
 
 
-def lower_thread_priority(increment: int = STORE_NICE) -> int | None:
+def lower_thread_priority(increment: int = ARCHIVE_NICE) -> int | None:
     """Lower the calling thread's CPU priority by ``increment`` nice steps; its new nice value, or None where a
     thread's priority cannot be set on its own (only Linux gives each thread its own nice value)."""
     if increment <= 0 or not sys.platform.startswith("linux"):
@@ -73,7 +73,7 @@ def lower_thread_priority(increment: int = STORE_NICE) -> int | None:
         os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + increment))
         return os.getpriority(os.PRIO_PROCESS, thread)
     except OSError as exc:
-        log.warning("the inspection writer's store thread keeps its CPU priority: %s", exc)
+        log.warning("the inspection writer's archive thread keeps its CPU priority: %s", exc)
         return None
 
 
@@ -142,7 +142,7 @@ class InspectionWriter:
                  limits: JournalLimits | None = None, prepare: Callable[[Engine], None] | None = None,
                  drain_batch_size: int = 256, autostart: bool = True, archive_policy: ArchivePolicy | None = None,
                  archive_max_bytes: int | None = None, quota_check_s: float = 5.0,
-                 store_nice: int = STORE_NICE) -> None:
+                 archive_nice: int = ARCHIVE_NICE) -> None:
         self._owns_engine = not isinstance(database, Engine)
         self.engine = make_engine(database) if self._owns_engine else database
         self._sessions = make_session_factory(self.engine)
@@ -163,7 +163,7 @@ class InspectionWriter:
         self.archive_max_bytes = archive_max_bytes
         self.quota_check_s = quota_check_s
         self._next_quota_check = 0.0
-        self.store_nice = store_nice
+        self.archive_nice = archive_nice
         self.archive_thread_id: int | None = None  # the archive thread's native id, and its nice value once lowered
         self.archive_thread_nice: int | None = None
         self._prepare = prepare
@@ -477,11 +477,11 @@ class InspectionWriter:
         elif self.free_bytes >= min(self.limits.free_warn_bytes, 2 * self.limits.free_hold_bytes):
             self._holding_for_space = False
 
-    # ---- store thread: artifacts, then the database ------------------------------------------------------------
+    # ---- archive thread, then the store thread ---------------------------------------------------------------
 
     def _run_archive(self) -> None:
         self.archive_thread_id = threading.get_native_id()
-        self.archive_thread_nice = lower_thread_priority(self.store_nice)  # before any PNG: inference comes first
+        self.archive_thread_nice = lower_thread_priority(self.archive_nice)  # before any PNG: inference comes first
         try:
             while not (self._journal_done.is_set() and self._archive.unfinished_tasks == 0):
                 try:
@@ -668,13 +668,12 @@ class InspectionWriter:
 
     def _wait_time(self) -> float:
         now = time.monotonic()
-        with self._lock:
-            unsettled = not self._pending or self._pending[0].inspection is not None
-        if unsettled:  # nothing to commit until the archive thread settles the oldest record's pictures (it wakes us)
+        settled_at = self._oldest_settled_at()
+        if settled_at == float("inf"):  # nothing to commit until the archive thread settles the oldest (it wakes us)
             return self.flush_interval_s
         if self._closing.is_set():
             return 0.0 if now >= self._next_try else min(self._next_try, self._close_deadline) - now
-        due_at = self._oldest_settled_at() + self.flush_interval_s
+        due_at = settled_at + self.flush_interval_s
         if self._full() or self._flush_now.is_set():
             due_at = now
         return max(0.0, min(max(due_at, self._next_try) - now, self.flush_interval_s))

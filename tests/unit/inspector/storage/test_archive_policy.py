@@ -20,7 +20,7 @@ from inspector.storage.orm import AuditRow, InspectionRow
 from inspector.storage.quota import EVICTED_ACTION, evict
 from inspector.storage.records import build_record
 from inspector.storage.unit_of_work import SqlAlchemyUnitOfWork
-from inspector.storage.writer import STORE_NICE
+from inspector.storage.writer import ARCHIVE_NICE
 from tests.unit.inspector.storage.factories import make_inspection
 from tests.unit.inspector.storage.test_writer import rows, wait_for, writer_for
 
@@ -84,15 +84,15 @@ def test_each_recipe_keeps_by_its_own_policy(sqlite_url: str, tmp_path: Path) ->
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux gives a thread its own nice value")
 def test_the_archive_thread_encodes_at_a_lower_cpu_priority_than_the_station(sqlite_url: str, tmp_path: Path) -> None:
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    if base + STORE_NICE > 19:
-        pytest.skip(f"the tests already run at nice {base}: no room to lower a thread by {STORE_NICE}")
+    if base + ARCHIVE_NICE > 19:
+        pytest.skip(f"the tests already run at nice {base}: no room to lower a thread by {ARCHIVE_NICE}")
     writer = writer_for(sqlite_url, tmp_path)
     try:
         writer.submit(make_inspection(1))
         assert writer.flush(10)
         thread = writer.archive_thread_id
         assert thread is not None and thread != os.getpid()
-        assert os.getpriority(os.PRIO_PROCESS, thread) == base + STORE_NICE == writer.archive_thread_nice
+        assert os.getpriority(os.PRIO_PROCESS, thread) == base + ARCHIVE_NICE == writer.archive_thread_nice
         assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the process (and the journal thread) keep theirs
     finally:
         writer.close()
