@@ -43,20 +43,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def bare_runtime(model: AnomalyModel, frames: list, repeats: int) -> float:
-    """Forward passes per second of the runtime alone, on already pre-processed inputs."""
-    inputs = [model.preprocessing(f)[None] for f in frames]
-    for x in inputs[:3]:
-        model.runtime(x)
-    start = time.perf_counter()
-    for i in range(repeats):
-        model.runtime(inputs[i % len(inputs)])
-    return repeats / (time.perf_counter() - start)
-
-
 def bare_callers(model: AnomalyModel, frames: list, repeats: int, callers: int = 2) -> float:
-    """Forward passes per second of ``callers`` threads calling the runtime at once (as the station's
-    inference workers do), on already pre-processed inputs."""
+    """Forward passes per second of ``callers`` threads calling the runtime at once (two: as the station's
+    inference workers do; one: the runtime alone), on already pre-processed inputs."""
     import threading
 
     inputs = [model.preprocessing(f)[None] for f in frames]
@@ -147,7 +136,7 @@ def main(args: argparse.Namespace) -> None:
     # (a shared VM does) affects both sides of each round alike; best of the rounds for each
     bares, bare_twos, runs = [], [], []
     for _ in range(args.repeats):
-        bares.append(bare_runtime(model, frames, args.frames))
+        bares.append(bare_callers(model, frames, args.frames, callers=1))
         bare_twos.append(bare_callers(single, frames, args.frames))
         with tempfile.TemporaryDirectory() as tmp:
             runs.append(station_run(args, Path(tmp)))

@@ -18,6 +18,7 @@ from inspector.domain.line import LineIO
 from inspector.domain.recipe import Recipe
 from inspector.inference.anomaly import AnomalyModel
 from inspector.inference.bundle_model import BundleModel
+from inspector.inference.runtimes import cuda_available
 from inspector.inference.supervised import SupervisedModel
 from inspector.station.errors import (
     CameraUnavailable,
@@ -160,16 +161,10 @@ def inference_plan(pipeline: PipelineSection, cores: int | None = None) -> tuple
     workers = pipeline.inference_workers
     if workers is None:
         cpu_onnx = pipeline.runtime == "onnxruntime" or (
-            pipeline.runtime == "auto" and not pipeline.device.startswith("cuda") and not _cuda())
+            pipeline.runtime == "auto" and not pipeline.device.startswith("cuda") and not cuda_available())
         workers = 2 if cpu_onnx and cores >= 2 else 1
     threads = pipeline.inference_threads or (max(1, cores // workers) if workers > 1 else None)
     return workers, threads
-
-
-def _cuda() -> bool:
-    from inspector.inference.runtimes import cuda_available
-
-    return cuda_available()
 
 
 def load_models(recipe: Recipe, runtime: str = "auto", device: str = "auto", threads: int | None = None,
