@@ -24,7 +24,15 @@ from inspector.storage.orm import (
     StationRow,
     UserRow,
 )
-from inspector.storage.records import InspectionRecord
+from inspector.storage.records import (
+    ARTIFACTS_EVICTED,
+    ARTIFACTS_MISSING,
+    ARTIFACTS_NOT_KEPT,
+    ARTIFACTS_WRITTEN,
+    InspectionRecord,
+)
+
+STORED_STATES = (ARTIFACTS_WRITTEN, ARTIFACTS_NOT_KEPT, ARTIFACTS_EVICTED)  # stored as they are; pending: missing
 
 RowT = TypeVar("RowT")
 
@@ -221,7 +229,7 @@ class InspectionRepository:
             part_id=record.part_id,
             serial=record.serial,
             lot=record.lot,
-            artifacts=record.artifacts if record.artifacts in ("written", "not_kept", "evicted") else "missing",
+            artifacts=record.artifacts if record.artifacts in STORED_STATES else ARTIFACTS_MISSING,
             artifacts_error=record.artifacts_error if record.artifacts != "pending" else (
                 record.artifacts_error or "the images were not written before the record was stored"),
             image=self.artifacts.get_or_create(record.image) if record.image else None,
