@@ -8,8 +8,9 @@ four classes: good, and visible defects drawn by anomalib's Perlin generator and
 25); the pipeline's stratified split keeps 15 for training, 5 for validation (the probe then refits on those 20)
 and 5 for its own test. The figures here are macro F1 of the exported bundle on 40 further crops per class from
 the test blocks, which share no pixel with training.
-Configurations: ``probe`` (the classify defaults: a linear head on frozen pooled Lite2 features at 256 px),
-``probe-lite0`` (the same on Lite0 at 224 px, the earlier default), ``probe128`` (Lite0 at 128 px) and
+Configurations: ``probe`` (the classify defaults: a shrinkage LDA head on frozen pooled Lite2 features at 256 px,
+averaged over eight flips and turns), ``probe-1view`` (the same reading each image once),
+``probe-lite0`` (the same on Lite0 at 224 px), ``probe128`` (Lite0 at 128 px) and
 ``fine-tune`` (head first, then the whole network, 20 epochs, Lite0 at 128 px).
 """
 
@@ -33,7 +34,8 @@ from benchmarks.quality import _from_blocks, _write, blocks, draw_defect, photos
 
 PER_CLASS, PER_CLASS_TEST = 25, 40
 CLASSES = ("good", "perlin", "stain", "tear")
-CONFIGS = {"probe": {"head": "probe"}, "probe-lite0": {"head": "probe", "backbone": "lite0"},
+CONFIGS = {"probe": {"head": "probe"}, "probe-1view": {"head": "probe", "probe_views": 1},
+           "probe-lite0": {"head": "probe", "backbone": "lite0"},
            "probe128": {"head": "probe", "backbone": "lite0", "image_size": 128},
            "fine-tune": {"head": "fine-tune", "image_size": 128}}
 
@@ -56,7 +58,8 @@ def build(root: Path, photo, size: int = 224, seed: int = 0, labeled: int = PER_
     return folders
 
 
-def held_out_f1(bundle: Path, test: Path) -> float:
+def held_out_f1(bundle: Path, test: Path) -> tuple[float, float]:
+    """(macro F1, median ms per image on ONNX Runtime at batch 1)."""
     import cv2
 
     from inspector.bundle.store import open_bundle
@@ -66,19 +69,22 @@ def held_out_f1(bundle: Path, test: Path) -> float:
     opened = open_bundle(bundle)
     engine = load_runtime(opened, "onnxruntime")
     names = list(opened.manifest.class_names)
-    truth, predicted = [], []
+    truth, predicted, seconds = [], [], []
     for name in CLASSES:
         for path in sorted((test / name).glob("*.png")):
             image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
             size = (opened.preprocessing.width, opened.preprocessing.height)
             batch = opened.preprocessing.batch([cv2.resize(image, size, interpolation=cv2.INTER_AREA)])
+            started = time.perf_counter()
             probs = engine.run_raw(batch)[0][0]
+            seconds.append(time.perf_counter() - started)
             truth.append(names.index(name))
             predicted.append(int(np.argmax(probs)))
-    return classification_metrics(truth, predicted, names)["macro_f1"]
+    return classification_metrics(truth, predicted, names)["macro_f1"], 1000 * float(np.median(seconds))
 
 
-def run(data: Path, test: Path, out: Path, seed: int, config: str) -> tuple[float, float]:
+def run(data: Path, test: Path, out: Path, seed: int, config: str) -> tuple[float, float, float]:
+    """(held-out macro F1, training seconds, ms per image)."""
     from training.supervised.pipeline import SupervisedOptions, train_supervised
     from training.supervised.train import FitOptions
 
@@ -87,7 +93,8 @@ def run(data: Path, test: Path, out: Path, seed: int, config: str) -> tuple[floa
     result = train_supervised(SupervisedOptions(task="classification", data=data, out=out,
                                                 fit=FitOptions(epochs=20, seed=seed), overwrite=True, **settings))
     seconds = time.perf_counter() - started
-    return held_out_f1(result.bundle, test), seconds
+    f1, ms = held_out_f1(result.bundle, test)
+    return f1, seconds, ms
 
 
 def main() -> None:
@@ -116,11 +123,12 @@ def main() -> None:
         for config in configs:
             scores = []
             for seed in seeds:
-                f1, seconds = run(data, test, work / "out" / photo.name / config, seed, config)
+                f1, seconds, ms = run(data, test, work / "out" / photo.name / config, seed, config)
                 scores.append(f1)
                 summary[config].append(f1)
             print(f"{photo.name:8} {config:10} macro F1 per seed {', '.join(f'{s:.3f}' for s in scores)}  "
-                  f"spread {max(scores) - min(scores):.3f}  ({seconds:.0f} s per run)", flush=True)
+                  f"spread {max(scores) - min(scores):.3f}  ({seconds:.0f} s per run, {ms:.0f} ms per image)",
+                  flush=True)
     for config, scores in summary.items():
         per_seed = [np.mean(scores[i::len(seeds)]) for i in range(len(seeds))]
         print(f"{'mean':8} {config:10} macro F1 {np.mean(scores):.3f}  worst {min(scores):.3f}  mean per seed "

@@ -38,6 +38,9 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
         head: Annotated[str, typer.Option(help="classify only: probe (a linear head on frozen features, "
                                                "deterministic, for tens of images per class), fine-tune, or auto "
                                                "(fine-tune once every class has 50 training images).")] = "auto",
+        probe_views: Annotated[int, typer.Option(help="classify with a probe: 8 averages each image's flips and "
+                                                      "quarter turns (8x the encoder work per image, more "
+                                                      "accurate), 1 reads it as it is.")] = 8,
         scratch: Annotated[bool, typer.Option("--scratch", help="Random backbone weights (for comparisons).")] = False,
         resume: Annotated[bool, typer.Option(help="Continue from the checkpoint of an interrupted run.")] = False,
         amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only; ignored on the CPU).")] = True,
@@ -54,7 +57,7 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
                              backbone_lr_factor=backbone_lr_factor, patience=patience, amp=amp, seed=seed)
             options = SupervisedOptions(task=task, data=data, out=out, category=category, backbone=backbone,
                                         image_size=image_size, pretrained=not scratch, fit=fit, head=head,
-                                        device=device,
+                                        probe_views=probe_views, device=device,
                                         resume=resume, overwrite=overwrite)
             with Phases.live(console) as progress:
                 result = train_supervised(options, Phases(progress))

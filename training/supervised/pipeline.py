@@ -23,7 +23,7 @@ from training.supervised.few_shot import class_counts, too_few, wilson
 from training.supervised.masks import load_dataset
 from training.supervised.metrics import best_box_threshold, box_f1, confusion_matrix
 from training.supervised.models import ModelSpec, build_model, export_module
-from training.supervised.probe import ProbeClassifier, fit_probe, resolve_head
+from training.supervised.probe import ProbeClassifier, check_views, fit_probe, resolve_head
 from training.supervised.tasks import Evaluation, Task, detection_confusion, make_task, normalised
 from training.supervised.tensors import (
     TaskDataset,
@@ -57,6 +57,7 @@ class SupervisedOptions:
     pretrained: bool = True
     fit: FitOptions = field(default_factory=FitOptions)
     head: str = "auto"  # classification: auto, probe or fine-tune (see training.supervised.probe)
+    probe_views: int = 8  # a probe averages the image's 8 flips and quarter turns, or reads it as it is (1)
     device: str = "auto"
     resume: bool = False
     overwrite: bool = False
@@ -135,6 +136,7 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     """The whole command: data -> trained model -> metrics and report -> verified bundle."""
     phases = phases or Phases.quiet()
     task_name = options.task
+    check_views(options.probe_views)
     if options.export and Path(options.out).exists() and not options.overwrite:
         raise ExportError(f"{options.out}: already exists; choose another --out or pass --overwrite")
     dataset = load_dataset(task_name, options.data, options.category)
@@ -165,7 +167,7 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
     ckpt = checkpoint_dir(Path(options.out))
     started = time.perf_counter()
     if head == "probe":
-        model = ProbeClassifier(model_spec).to(device)
+        model = ProbeClassifier(model_spec, options.probe_views).to(device)
         fitted = fit_probe(model, train_items, val_items, dataset.class_names, pre, device,
                            on_step=phases.task("Fitting the probe", None))
     else:
@@ -192,7 +194,8 @@ def train_supervised(options: SupervisedOptions, phases: Phases | None = None) -
                             "image_size": image_size, "device": str(device),
                             "epochs_run": len(fitted.history), "best_epoch": fitted.best_epoch + 1,
                             "stopped_early": fitted.stopped_early, "seconds": round(train_seconds, 2),
-                            "history": fitted.history},
+                            "history": fitted.history,
+                            **({"probe_views": options.probe_views} if head == "probe" else {})},
                "warnings": warnings}
     accuracy = metrics["test"].get("accuracy")
     if task_name == "classification" and accuracy is not None and len(test_idx) < 200:

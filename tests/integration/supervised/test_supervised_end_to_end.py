@@ -78,8 +78,9 @@ def test_classifier_trains_on_an_mvtec_layout_folder(labeled_data: Path, tmp_pat
     # a few images per class: the default head is the linear probe on frozen features
     assert manifest["architecture"] == "timm-pooled-probe"
     training = manifest["metrics"]["training"]
-    assert training["head"] == "probe" and training["history"][0]["phase"].startswith("probe C=")
-    assert training["backbone"] == "lite2" and training["history"][-1]["phase"].startswith("refit C=")
+    assert training["head"] == "probe" and training["history"][0]["phase"].startswith("probe LDA on ")
+    assert training["backbone"] == "lite2" and training["history"][-1]["phase"].startswith("refit LDA on ")
+    assert training["probe_views"] == 8
 
 
 def test_classifier_fine_tunes_when_asked(labeled_data: Path, tmp_path: Path) -> None:

@@ -47,13 +47,32 @@ def test_probe_learns_a_small_spot_deterministically() -> None:
         heads.append(model.head.weight.detach().clone())
     assert torch.equal(heads[0], heads[1])  # same images, same model: no seed involved
     phases = [row["phase"] for row in result.history]
-    assert phases[0].startswith("probe C=") and phases[-1].startswith("refit C=") and "on 34 images" in phases[-1]
+    assert phases == ["probe LDA on 24 images", "refit LDA on 34 images"]
     with torch.no_grad():
         probs = ClassifierExport(model)(torch.from_numpy(PRE.batch([i.image for i in test]))).numpy()
     predicted = probs.argmax(axis=1)
     assert (predicted == [i.label for i in test]).mean() >= 0.95
     assert not (predicted == 2).any() and probs[:, 2].max() < 1e-6  # a class without images is never predicted
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_an_eight_view_probe_reads_an_image_and_its_turns_and_flips_alike() -> None:
+    train, val = _items(0, 16), _items(1, 6)
+    image = torch.from_numpy(PRE.batch([_items(3, 2)[1].image]))
+    turned = [torch.rot90(image, 1, dims=(2, 3)), image.flip(3), torch.rot90(image, 2, dims=(2, 3)).flip(2)]
+    spread = {}
+    for views in (1, 8):
+        model = ProbeClassifier(ModelSpec("classification", num_classes=3, image_size=64, pretrained=True), views)
+        fit_probe(model, train, val, NAMES, PRE, torch.device("cpu"))
+        with torch.no_grad():
+            logits = torch.cat([model(x) for x in (image, *turned)])
+        spread[views] = (logits - logits[0]).abs().max().item()
+    assert spread[8] < 1e-3 * max(1.0, spread[1]) and spread[1] > 1e-2
+
+
+def test_probe_views_are_one_or_eight() -> None:
+    with pytest.raises(ValueError, match="--probe-views 4 is not one of 1, 8"):
+        ProbeClassifier(ModelSpec("classification", num_classes=2, image_size=64, pretrained=False), views=4)
 
 
 def test_probe_needs_two_classes() -> None:
