@@ -29,7 +29,8 @@ from training.supervised.tensors import Item
 from training.supervised.train import FitResult
 
 LEVELS = (1, 2, 3, 4)
-VIEWS = (1, 8)  # the image as it is, or its eight flips and quarter turns
+ORIENTATIONS = 8  # the four quarter turns of an image and of its mirror image
+VIEWS = (1, ORIENTATIONS)  # what the model averages: the image as it is, or all its orientations
 FINE_TUNE_FROM = 50  # training images in the smallest class from which ``auto`` fine-tunes instead
 HEADS = ("auto", "probe", "fine-tune")
 BATCH = 32
@@ -39,7 +40,7 @@ class ProbeClassifier(nn.Module):
     """images -> logits: frozen timm feature pyramid, mean and max pooled per level (averaged over ``views``
     orientations of square images), one linear layer."""
 
-    def __init__(self, spec: ModelSpec, views: int = 8) -> None:
+    def __init__(self, spec: ModelSpec, views: int = ORIENTATIONS) -> None:
         super().__init__()
         self.views = check_views(views)
         self.backbone = timm.create_model(backbone_spec(spec.backbone).timm_name, pretrained=False,
@@ -86,7 +87,7 @@ def _views(images: torch.Tensor) -> list[torch.Tensor]:
 @torch.no_grad()
 def pooled_features(model: ProbeClassifier, items: Sequence[Item], pre: Preprocessing, device: torch.device,
                     progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """(len(items) x 8, width) pooled features: every image in its eight orientations, one after another."""
+    """(len(items) x ORIENTATIONS, width) pooled features: every image in each orientation, one after another."""
     model.eval()
     out = []
     for start in range(0, len(items), BATCH):
@@ -121,10 +122,10 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
         raise ValueError("a classifier needs training images of at least two classes")
     started = time.perf_counter()
     features = pooled_features(model, train, pre, device, progress=on_step)
-    labels = np.repeat([item.label for item in train], 8)
+    labels = np.repeat([item.label for item in train], ORIENTATIONS)
     val_views = features if val is train else pooled_features(model, val, pre, device)
-    val_views = val_views.reshape(len(val), 8, -1)
-    read = val_views.mean(axis=1) if model.views == 8 else val_views[:, 0]  # as the model reads each image
+    val_views = val_views.reshape(len(val), ORIENTATIONS, -1)
+    read = val_views.mean(axis=1) if model.views > 1 else val_views[:, 0]  # as the model reads each image
     standard, mean, std = _standardise(features)
     fitted = _discriminant(standard, labels)
     score = classification_metrics([i.label for i in val], fitted.predict((read - mean) / std).tolist(),
@@ -135,8 +136,8 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
                            "macro_f1": score, "lr_head": 0.0, "lr_backbone": 0.0})
     if val is not train and {i.label for i in val} <= {i.label for i in train}:
         everything = [*train, *val]
-        features = np.concatenate([features, val_views.reshape(len(val) * 8, -1)])
-        labels = np.repeat([item.label for item in everything], 8)
+        features = np.concatenate([features, val_views.reshape(len(val) * ORIENTATIONS, -1)])
+        labels = np.repeat([item.label for item in everything], ORIENTATIONS)
         standard, mean, std = _standardise(features)
         fitted = _discriminant(standard, labels)
         result.history.append({"epoch": 2, "phase": f"refit LDA on {len(everything)} images",
