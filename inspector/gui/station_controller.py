@@ -167,14 +167,13 @@ class StationController(QObject):
         return frame
 
     def _launch(self, work: Callable[[], None], allowed: tuple[State, ...]) -> bool:
-        if self._closing or self.runtime.state not in allowed or not self._busy.acquire(blocking=False):
+        if self._closing or self.runtime.state not in allowed:
             return False
 
         def run() -> None:
-            try:
-                work()
-            finally:
-                self._busy.release()
+            with self._busy:  # an operation still finishing (a stop past its state change) goes first
+                if not self._closing and self.runtime.state in allowed:
+                    work()
 
         threading.Thread(target=run, name="station-operation", daemon=True).start()
         return True

@@ -87,6 +87,19 @@ def test_start_and_stop_drive_the_real_station(qtbot, make_window, station_confi
     qtbot.waitUntil(lambda: window.database_light.detail.startswith(f"{inspected:,} logged"))
 
 
+def test_a_start_clicked_while_the_last_operation_finishes_runs_after_it(qtbot, make_window,
+                                                                       station_config: Path) -> None:
+    """A stop sets STOPPED before its thread ends; a Start clicked in that gap was dropped without a word."""
+    window = make_window(station_config)
+    controller = window.controller
+    with controller._busy:  # the window's one operation in flight, as a stop writing its last rows holds it
+        qtbot.mouseClick(window.start_button, Qt.MouseButton.LeftButton)
+        assert controller.state == STOPPED
+    qtbot.waitUntil(lambda: controller.state == RUNNING, timeout=START_S)
+    window.stop()
+    qtbot.waitUntil(lambda: controller.state == STOPPED, timeout=30_000)
+
+
 def test_verdict_counters_and_camera_alarm_follow_the_station(qtbot, make_window, station_config: Path) -> None:
     window = make_window(station_config)
     controller = window.controller
