@@ -23,7 +23,7 @@ from training.supervised.few_shot import class_counts, too_few, wilson
 from training.supervised.masks import load_dataset
 from training.supervised.metrics import best_box_threshold, box_f1, confusion_matrix
 from training.supervised.models import ModelSpec, build_model, export_module
-from training.supervised.probe import ProbeClassifier, check_views, fit_probe, resolve_head
+from training.supervised.probe import ORIENTATIONS, ProbeClassifier, check_views, fit_probe, resolve_head
 from training.supervised.tasks import Evaluation, Task, detection_confusion, make_task, normalised
 from training.supervised.tensors import (
     TaskDataset,
@@ -38,7 +38,8 @@ from training.supervised.train import FitOptions, FitResult, fit
 
 log = logging.getLogger(__name__)
 EQUIVALENCE_SAMPLES = 4
-# The probe sees small defects better at 224 px (benchmarks/fewshot.py); detection and segmentation train slower.
+# A fine-tuned classifier's input (a probe reads at its backbone's size, see input_size); detection and
+# segmentation train slower.
 DEFAULT_IMAGE_SIZE = {"classification": 224, "detection": 128, "segmentation": 128}
 # The probe's encoder when none is asked for: on benchmarks/fewshot.py Lite2 at its native size lifted the worst
 # surface from 0.81 to 0.88 macro F1 (galaxies no longer taken for stains) and the mean from 0.926 to 0.94.
@@ -57,7 +58,7 @@ class SupervisedOptions:
     pretrained: bool = True
     fit: FitOptions = field(default_factory=FitOptions)
     head: str = "auto"  # classification: auto, probe or fine-tune (see training.supervised.probe)
-    probe_views: int = 8  # a probe averages the image's 8 flips and quarter turns, or reads it as it is (1)
+    probe_views: int = ORIENTATIONS  # a probe averages the image's flips and quarter turns, or reads it once (1)
     device: str = "auto"
     resume: bool = False
     overwrite: bool = False

@@ -99,16 +99,16 @@ def pooled_features(model: ProbeClassifier, items: Sequence[Item], pre: Preproce
 
 
 def _discriminant(features: np.ndarray, labels: np.ndarray):
+    """(fitted discriminant on standardised features, mean, std, its training log loss)."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import log_loss
 
-    classes = np.unique(labels)
-    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto",
-                                      priors=np.full(len(classes), 1 / len(classes))).fit(features, labels)
-
-
-def _standardise(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
-    return (features - mean) / std, mean, std
+    standard = (features - mean) / std
+    classes = np.unique(labels)
+    fitted = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto",
+                                        priors=np.full(len(classes), 1 / len(classes))).fit(standard, labels)
+    return fitted, mean, std, log_loss(labels, fitted.predict_proba(standard), labels=fitted.classes_)
 
 
 def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item], class_names: Sequence[str],
@@ -116,8 +116,6 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
               on_step: Callable[[int, int], None] | None = None) -> FitResult:
     """Fit the head in place; the history has one row for the discriminant on the training images (scored on
     validation as the model reads it) and one for the refit on training and validation images."""
-    from sklearn.metrics import log_loss
-
     if len({item.label for item in train}) < 2:
         raise ValueError("a classifier needs training images of at least two classes")
     started = time.perf_counter()
@@ -126,11 +124,9 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
     val_views = features if val is train else pooled_features(model, val, pre, device)
     val_views = val_views.reshape(len(val), ORIENTATIONS, -1)
     read = val_views.mean(axis=1) if model.views > 1 else val_views[:, 0]  # as the model reads each image
-    standard, mean, std = _standardise(features)
-    fitted = _discriminant(standard, labels)
+    fitted, mean, std, loss = _discriminant(features, labels)
     score = classification_metrics([i.label for i in val], fitted.predict((read - mean) / std).tolist(),
                                    class_names)["macro_f1"]
-    loss = log_loss(labels, fitted.predict_proba(standard), labels=fitted.classes_)
     result = FitResult(best_score=score, best_epoch=0)
     result.history.append({"epoch": 1, "phase": f"probe LDA on {len(train)} images", "loss": loss,
                            "macro_f1": score, "lr_head": 0.0, "lr_backbone": 0.0})
@@ -138,10 +134,8 @@ def fit_probe(model: ProbeClassifier, train: Sequence[Item], val: Sequence[Item]
         everything = [*train, *val]
         features = np.concatenate([features, val_views.reshape(len(val) * ORIENTATIONS, -1)])
         labels = np.repeat([item.label for item in everything], ORIENTATIONS)
-        standard, mean, std = _standardise(features)
-        fitted = _discriminant(standard, labels)
-        result.history.append({"epoch": 2, "phase": f"refit LDA on {len(everything)} images",
-                               "loss": log_loss(labels, fitted.predict_proba(standard), labels=fitted.classes_),
+        fitted, mean, std, loss = _discriminant(features, labels)
+        result.history.append({"epoch": 2, "phase": f"refit LDA on {len(everything)} images", "loss": loss,
                                "macro_f1": score, "lr_head": 0.0, "lr_backbone": 0.0})
     _load_head(model, fitted, mean, std, len(class_names))
     result.seconds = time.perf_counter() - started
