@@ -9,7 +9,8 @@ four classes: good, and visible defects drawn by anomalib's Perlin generator and
 and 5 for its own test. The figures here are macro F1 of the exported bundle on 40 further crops per class from
 the test blocks, which share no pixel with training.
 Configurations: ``probe`` (the classify defaults: a shrinkage LDA head on frozen pooled Lite2 features at 256 px,
-averaged over eight flips and turns), ``probe-1view`` (the same reading each image once),
+fitted on eight flips and turns of each training image and of its turned and shrunk variants, the model averaging
+the eight flips and turns of each image), ``probe-1view`` (the same reading each image once),
 ``probe-lite0`` (the same on Lite0 at 224 px), ``probe128`` (Lite0 at 128 px) and
 ``fine-tune`` (head first, then the whole network, 20 epochs, Lite0 at 128 px).
 """

@@ -9,7 +9,14 @@ import torch
 from inspector.bundle.preprocess import Preprocessing
 from training.supervised.models import ClassifierExport, ModelSpec
 from training.supervised.pipeline import input_size
-from training.supervised.probe import FINE_TUNE_FROM, ProbeClassifier, fit_probe, resolve_head
+from training.supervised.probe import (
+    FINE_TUNE_FROM,
+    TRAINING_VARIANTS,
+    ProbeClassifier,
+    fit_probe,
+    resolve_head,
+    variants,
+)
 from training.supervised.tensors import Item
 
 PRE = Preprocessing(64, 64)
@@ -88,3 +95,17 @@ def test_a_probe_reads_at_its_backbone_size_and_other_heads_at_the_task_default(
     assert input_size("classification", "fine-tune", "lite2", None) == 224
     assert input_size("detection", "fine-tune", "lite0", None) == 128
     assert input_size("classification", "probe", "lite2", 96) == 96
+
+
+
+def test_training_variants_turn_and_shrink_the_image_and_keep_what_is_in_the_middle() -> None:
+    image = np.full((64, 64, 3), 200, np.uint8)
+    image[28:36, 28:36] = 0  # a spot in the middle
+    image[0:5, 0:5] = 0  # and one in a corner
+    out = variants(image)
+    assert len(out) == 1 + len(TRAINING_VARIANTS) and all(v.shape == image.shape for v in out)
+    for (degrees, scale), variant in zip(TRAINING_VARIANTS, out[1:], strict=True):
+        assert variant[24:40, 24:40].min() < 50, f"turned {degrees} degrees, scaled {scale}: the spot left"
+        assert not np.array_equal(variant, image)
+    shrunk = out[1 + [scale for _, scale in TRAINING_VARIANTS].index(0.85)]
+    assert shrunk[:16, :16].min() < 50  # shrinking keeps the corner (turns cut it: see TRAINING_VARIANTS)
