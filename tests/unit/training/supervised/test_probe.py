@@ -97,7 +97,6 @@ def test_a_probe_reads_at_its_backbone_size_and_other_heads_at_the_task_default(
     assert input_size("classification", "probe", "lite2", 96) == 96
 
 
-
 def test_training_variants_turn_and_shrink_the_image_and_keep_what_is_in_the_middle() -> None:
     image = np.full((64, 64, 3), 200, np.uint8)
     image[28:36, 28:36] = 0  # a spot in the middle
