@@ -168,7 +168,7 @@ def test_artifacts_are_encoded_on_the_archive_thread_and_close_starts_an_unstart
         threads.append(threading.current_thread().name)
         return store_artifacts(*args, **kwargs)
 
-    monkeypatch.setattr("inspector.storage.writer.store_artifacts", spy)
+    monkeypatch.setattr("inspector.storage.writer.archive_thread.store_artifacts", spy)
     writer = writer_for(sqlite_url, tmp_path, autostart=False)
     writer.submit(make_inspection(0))
     writer.submit(make_inspection(1))
@@ -408,7 +408,7 @@ def test_the_database_is_written_at_the_station_priority_while_pictures_wait(sql
         committed.append((threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
         return real_commit(self, batch)
 
-    monkeypatch.setattr("inspector.storage.writer.store_artifacts", spy_store)
+    monkeypatch.setattr("inspector.storage.writer.archive_thread.store_artifacts", spy_store)
     monkeypatch.setattr(InspectionWriter, "_commit", spy_commit)
     writer = writer_for(sqlite_url, tmp_path)
     for i in range(5):
@@ -431,7 +431,7 @@ def test_the_store_thread_waits_for_pictures_instead_of_spinning(sqlite_url: str
         time.sleep(0.6)
         return store_artifacts(*args, **kwargs)
 
-    monkeypatch.setattr("inspector.storage.writer.store_artifacts", slow_store)
+    monkeypatch.setattr("inspector.storage.writer.archive_thread.store_artifacts", slow_store)
     monkeypatch.setattr(InspectionWriter, "_committable", lambda self: looks.append(1) or real_committable(self))
     writer = writer_for(sqlite_url, tmp_path, batch_size=2)
     for i in range(4):  # due at once (batch size reached), settled only after the slow pictures
@@ -453,7 +453,7 @@ def test_pictures_that_lag_still_reach_the_database_in_full_batches(sqlite_url: 
         time.sleep(0.02)
         return store_artifacts(*args, **kwargs)
 
-    monkeypatch.setattr("inspector.storage.writer.store_artifacts", slow_store)
+    monkeypatch.setattr("inspector.storage.writer.archive_thread.store_artifacts", slow_store)
     monkeypatch.setattr(InspectionWriter, "_commit", lambda self, batch: sizes.append(len(batch)) or
                         real_commit(self, batch))
     writer = writer_for(sqlite_url, tmp_path, batch_size=16, flush_interval_s=0.3)
