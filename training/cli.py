@@ -109,6 +109,7 @@ def anomaly(
     def action() -> int:
         from training.anomaly.models import ModelConfig
         from training.anomaly.train import TrainOptions, train_anomaly
+        from training.bundle_latency import print_latency
         from training.progress import Phases
 
         options = TrainOptions(
@@ -123,6 +124,7 @@ def anomaly(
             console.print(f"[yellow]skipped[/] {issue}", highlight=False, soft_wrap=True)
         print_metrics(result.metrics)
         console.print(f"bundle written: {result.bundle}", highlight=False, soft_wrap=True)
+        print_latency(console, result.bundle)
         return 0
 
     _run(action)
@@ -169,9 +171,10 @@ def verify(bundle: Annotated[Path, typer.Argument(help="Bundle folder or zip.")]
         console.print(f"signature ok: key {key}")
         console.print(f"hashes ok: {len(opened.manifest.files)} files ({opened.manifest.bundle_id})")
         checks = check_equivalence(opened)
-        table = Table("runtime", "device", "max rel. score diff", "rel. map diff", "result")
+        table = Table("runtime", "device", "max rel. score diff", "rel. map diff", "ms per image", "result")
         for c in checks:
             table.add_row(c.runtime, c.device, f"{c.max_rel_diff:.2e}", f"{c.map_rel_diff:.2e}",
+                          "-" if c.ms_per_image is None else f"{c.ms_per_image:.1f}",
                           "[green]ok[/]" if c.passed else "[red]FAILED[/]")
         console.print(table)
         failed = [c for c in checks if not c.passed]

@@ -37,6 +37,7 @@ class Reference(_Record):
 class RuntimeDiff(_Record):
     max_rel_diff: float
     map_rel_diff: float
+    ms_per_image: float | None = None  # batch 1 on the exporting machine (the median of the samples)
 
 
 class EquivalenceRecord(_Record):
@@ -56,6 +57,7 @@ class RuntimeCheck:
     max_rel_diff: float
     map_rel_diff: float
     tolerance_rel: float
+    ms_per_image: float | None = None  # batch 1, the median over the samples after the first
 
     @property
     def key(self) -> str:
@@ -77,6 +79,14 @@ class EquivalenceSet:
     @property
     def reference_scores(self) -> np.ndarray:
         return np.asarray(self.record.reference.scores, np.float32).reshape(-1)
+
+
+def describe_latency(record: EquivalenceRecord) -> str | None:
+    """The per-image times the export-time check measured, e.g. "onnxruntime:cpu 9.1 ms, torch:cpu 19.1 ms";
+    None for a record without them."""
+    timed = [f"{key} {diff.ms_per_image:.1f} ms" for key, diff in record.runtimes.items()
+             if diff.ms_per_image is not None]
+    return ", ".join(timed) or None
 
 
 def write_record(folder: Path, record: EquivalenceRecord) -> Path:

@@ -145,7 +145,8 @@ def stage_bundle(out: Path, info: BundleInfo, samples: np.ndarray, reference: Re
                 f"runtime {worst.runtime} on {worst.device} differs from the trained model by "
                 f"{worst.max_rel_diff:.2e} (relative), over the {TOLERANCE_REL:.0e} tolerance"
             )
-        runtimes_seen = {c.key: RuntimeDiff(max_rel_diff=c.max_rel_diff, map_rel_diff=c.map_rel_diff) for c in checks}
+        runtimes_seen = {c.key: RuntimeDiff(max_rel_diff=c.max_rel_diff, map_rel_diff=c.map_rel_diff,
+                                            ms_per_image=c.ms_per_image) for c in checks}
         write_equivalence(staging, record.model_copy(update={"runtimes": runtimes_seen}))
         diffs = {c.key: c.max_rel_diff for c in checks}
         write_manifest(staging, build_manifest(info, staging, runtimes, len(samples), diffs, task))

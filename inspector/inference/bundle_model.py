@@ -11,6 +11,7 @@ from typing import Self
 
 import numpy as np
 
+from inspector.bundle.equivalence import RuntimeCheck
 from inspector.bundle.store import Bundle, BundleError, open_bundle
 from inspector.domain.frame import Frame
 from inspector.domain.inspection import DefectRegion, ModelOutput
@@ -51,26 +52,26 @@ class BundleModel:
         self.pixel_threshold = resolve_threshold(bundle, "pixel", pixel_threshold, override_calibration)
         self.min_area = max(1, int(min_area))
         self.runtime: Runtime = load_runtime(bundle, runtime, device, threads, half)
+        self.load_check: RuntimeCheck | None = None  # the load-time check (its ms per image too); None: not run
         if verify_runtime:
-            self.runtime = self._verified(bundle, self.runtime, runtime, device, threads)
+            self.runtime, self.load_check = self._verified(bundle, self.runtime, runtime, device, threads)
 
     @staticmethod
-    def _verified(bundle: Bundle, loaded: Runtime, runtime: str, device: str | None, threads: int | None) -> Runtime:
-        """The runtime once it reproduced the export-time scores; reduced precision (fp16 on CUDA) that does not
-        is replaced by full precision, which must."""
+    def _verified(bundle: Bundle, loaded: Runtime, runtime: str, device: str | None,
+                  threads: int | None) -> tuple[Runtime, RuntimeCheck]:
+        """The runtime once it reproduced the export-time scores, and its check; reduced precision (fp16 on CUDA)
+        that does not is replaced by full precision, which must."""
         if not getattr(loaded, "half", False):
-            require_equivalence(bundle, loaded)
-            return loaded
+            return loaded, require_equivalence(bundle, loaded)
         check = check_runtime(bundle, loaded)
         if check.passed:
             log.info("%s: %s on %s runs in reduced precision (within %.1e of the recorded scores)",
                      bundle.manifest.bundle_id, check.runtime, check.device, check.max_rel_diff)
-            return loaded
+            return loaded, check
         log.warning("%s: reduced precision on %s differs from the recorded scores by %.1e; running full precision",
                     bundle.manifest.bundle_id, check.device, check.max_rel_diff)
         full = load_runtime(bundle, runtime, device, threads, half=False)
-        require_equivalence(bundle, full)
-        return full
+        return full, require_equivalence(bundle, full)
 
     @classmethod
     def open(cls, path: Path | str, runtime: str = "auto", device: str | None = None,

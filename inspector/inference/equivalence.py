@@ -5,6 +5,9 @@ The record and its types live in :mod:`inspector.bundle.equivalence`; this modul
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
 
 from inspector.bundle.equivalence import EquivalenceSet, RuntimeCheck, read_equivalence
@@ -25,25 +28,34 @@ def map_difference(maps: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(maps, np.float64) - reference)) / scale)
 
 
-def score_runtime(runtime: Runtime, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores and maps of ``inputs`` (N x 3 x H x W) one image at a time, as the station runs them."""
+def score_runtime(runtime: Runtime, inputs: np.ndarray, timings: list[float] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and maps of ``inputs`` (N x 3 x H x W) one image at a time, as the station runs them; each call's
+    milliseconds are appended to ``timings``."""
     scores, maps = [], []
     for i in range(len(inputs)):
+        start = time.perf_counter()
         out = runtime(inputs[i : i + 1])
+        if timings is not None:
+            timings.append((time.perf_counter() - start) * 1000)
         scores.append(out.scores)
         maps.append(out.maps)
     return np.concatenate(scores), np.concatenate(maps)
 
 
 def score_outputs(runtime: Runtime, inputs: np.ndarray, outputs: tuple[str, ...], score_output: str,
-                  map_output: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Named outputs of ``inputs`` one image at a time: the scores flattened per image, and the maps."""
+                  map_output: str | None, timings: list[float] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Named outputs of ``inputs`` one image at a time: the scores flattened per image, and the maps; each call's
+    milliseconds are appended to ``timings``."""
     for name in (score_output, map_output):
         if name is not None and name not in outputs:
             raise BundleError(f"equivalence record names output {name!r}; the runtime has {list(outputs)}")
     scores, maps = [], []
     for i in range(len(inputs)):
+        start = time.perf_counter()
         raw = runtime.run_raw(inputs[i : i + 1])
+        if timings is not None:
+            timings.append((time.perf_counter() - start) * 1000)
         scores.append(np.asarray(raw[outputs.index(score_output)], np.float32).reshape(-1))
         if map_output is not None:
             maps.append(np.asarray(raw[outputs.index(map_output)], np.float32))
@@ -54,11 +66,13 @@ def check_runtime(bundle: Bundle, runtime: Runtime, samples: EquivalenceSet | No
     """Score the recorded samples with this (already loaded) runtime and compare with the record."""
     samples = samples or read_equivalence(bundle)
     reference = samples.record.reference
+    timings: list[float] = []
     if reference.score_output is None:
-        scores, maps = score_runtime(runtime, samples.inputs)
+        scores, maps = score_runtime(runtime, samples.inputs, timings)
     else:
         outputs = bundle.manifest.runtime(runtime.name).outputs
-        scores, maps = score_outputs(runtime, samples.inputs, outputs, reference.score_output, reference.map_output)
+        scores, maps = score_outputs(runtime, samples.inputs, outputs, reference.score_output, reference.map_output,
+                                     timings)
     expected = samples.reference_scores
     if scores.shape != expected.shape:
         raise BundleError(f"{bundle.root}: runtime {runtime.name} gives {scores.size} scores for the "
@@ -70,7 +84,14 @@ def check_runtime(bundle: Bundle, runtime: Runtime, samples: EquivalenceSet | No
         score_diff = max(score_diff, relative_difference(batched.scores, expected))
         if samples.reference_maps is not None:
             map_diff = max(map_diff, map_difference(batched.maps, samples.reference_maps))
-    return RuntimeCheck(runtime.name, runtime.device, score_diff, map_diff, samples.record.tolerance_rel)
+    return RuntimeCheck(runtime.name, runtime.device, score_diff, map_diff, samples.record.tolerance_rel,
+                        per_image_ms(timings))
+
+
+def per_image_ms(timings: list[float]) -> float | None:
+    """Milliseconds per image at batch 1: the median call, the first left out (it warms the runtime up)."""
+    timed = timings[1:] or timings
+    return round(statistics.median(timed), 2) if timed else None
 
 
 def check_equivalence(bundle: Bundle, runtimes: tuple[str, ...] | None = None) -> list[RuntimeCheck]:

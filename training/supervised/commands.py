@@ -49,6 +49,7 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
         overwrite: Annotated[bool, typer.Option(help="Replace an existing bundle folder.")] = False,
     ) -> None:
         def action() -> int:
+            from training.bundle_latency import print_latency
             from training.progress import Phases
             from training.supervised.pipeline import SupervisedOptions, train_supervised
             from training.supervised.train import FitOptions
@@ -67,6 +68,7 @@ def _command(task: str, console: Console, run: Callable[[Callable[[], int | None
             print_history(console, result.fit.history)
             print_supervised_metrics(console, result.metrics)
             console.print(f"bundle written: {result.bundle}", highlight=False, soft_wrap=True)
+            print_latency(console, result.bundle)
             return 0
 
         run(action)

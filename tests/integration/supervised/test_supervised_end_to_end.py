@@ -69,6 +69,7 @@ def test_classifier_trains_on_an_mvtec_layout_folder(labeled_data: Path, tmp_pat
     assert result.exit_code == 0, result.output
     assert result.network_attempts == []
     assert "macro_f1" in result.output and "(mvtec)" in result.output
+    assert "station latency per image (batch 1, measured on this machine at export): " in result.output
     manifest = _check_bundle(out, "classification", ("probs",), "tf_efficientnet_lite2")  # the probe's default
     assert manifest["class_names"] == ["good", "crack", "dent", "scratch", "stain"]
     assert np.array(manifest["metrics"]["test"]["confusion_matrix"]).shape == (5, 5)

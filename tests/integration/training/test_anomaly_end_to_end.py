@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def test_training_writes_a_bundle_that_verifies(trained, tiny_data: Path) -> Non
     assert result.network_attempts == [], "training opened a non-loopback connection"
     assert result.exit_code == 0, result.output
     assert "image_auroc" in result.output and "bundle written" in result.output
+    assert re.search(r"station latency per image \(batch 1, measured on this machine at export\): "
+                     r"(torch|onnxruntime):cpu \d+\.\d ms, (torch|onnxruntime):cpu \d+\.\d ms", result.output)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["task"] == "anomaly" and manifest["backbone"] == "tf_efficientnet_lite0"
     assert manifest["equivalence"]["passed"] is True
@@ -66,6 +69,7 @@ def test_training_writes_a_bundle_that_verifies(trained, tiny_data: Path) -> Non
     verified = runner.invoke(app, ["verify", str(out)])
     assert verified.exit_code == 0, verified.output
     assert "bundle verified" in verified.output
+    assert "ms per image" in verified.output
 
 
 def test_runtimes_agree_with_training_scores(trained) -> None:

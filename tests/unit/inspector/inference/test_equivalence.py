@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inspector.bundle.equivalence import EquivalenceRecord, read_equivalence
+from inspector.bundle.equivalence import EquivalenceRecord, describe_latency, read_equivalence
 from inspector.bundle.manifest import EQUIVALENCE_NAME
 from inspector.bundle.store import Bundle, BundleError, hash_files, open_bundle, read_manifest, write_manifest
 from inspector.inference import equivalence
@@ -60,6 +61,7 @@ def test_a_bound_model_is_loaded_and_checked_once(tiny_bundle: Path, monkeypatch
     model = AnomalyModel.open(tiny_bundle, "onnxruntime", image_threshold=7.0, min_area=25)
     assert loads == [("onnxruntime", None, None, None)]
     assert (model.image_threshold, model.min_area) == (7.0, 25)
+    assert model.load_check.key == "onnxruntime:cpu" and model.load_check.ms_per_image > 0  # the station's own time
     assert model.pixel_threshold == model.bundle.manifest.pixel_threshold.value
 
 
@@ -122,3 +124,35 @@ def test_reduced_precision_is_kept_only_where_the_equivalence_check_passes(tiny_
 
 def test_full_precision_is_the_default_off_cuda(tiny_bundle: Path) -> None:
     assert load_runtime(open_bundle(tiny_bundle), "torch").half is False
+
+
+class Sleepy:
+    """A runtime whose first call takes 150 ms longer than the others (a runtime warming up)."""
+
+    def __init__(self, runtime) -> None:
+        self.inner, self.calls = runtime, 0
+        self.name, self.device = runtime.name, runtime.device
+
+    def __call__(self, batch: np.ndarray) -> RawOutput:
+        self.calls += 1
+        time.sleep(0.17 if self.calls == 1 else 0.02)
+        return self.inner(batch)
+
+
+def test_the_check_times_each_image_and_leaves_out_the_first_call(tiny_bundle: Path) -> None:
+    bundle = open_bundle(tiny_bundle)
+    check = equivalence.check_runtime(bundle, Sleepy(load_runtime(bundle, "onnxruntime")))
+    assert check.passed and 20 <= check.ms_per_image < 170, check
+    assert equivalence.per_image_ms([170.0, 20.0, 30.0, 25.0]) == 25.0
+    assert equivalence.per_image_ms([9.0]) == 9.0 and equivalence.per_image_ms([]) is None
+
+
+def test_the_record_keeps_each_runtimes_time_per_image_from_export(tiny_bundle: Path) -> None:
+    record = read_equivalence(open_bundle(tiny_bundle)).record
+    times = {key: diff.ms_per_image for key, diff in record.runtimes.items()}
+    assert set(times) == {"torch:cpu", "onnxruntime:cpu"} and all(ms > 0 for ms in times.values()), times
+    described = describe_latency(record)
+    assert described.startswith(("torch:cpu ", "onnxruntime:cpu ")) and described.count(" ms") == 2, described
+    older = record.model_copy(update={"runtimes": {k: d.model_copy(update={"ms_per_image": None})
+                                                   for k, d in record.runtimes.items()}})
+    assert describe_latency(older) is None  # a bundle from before the timing: nothing to say
