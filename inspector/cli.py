@@ -119,7 +119,7 @@ def _summary(snapshot, parts, report, console: Console) -> int:
                   f"camera {camera.name}: {camera.stats.grabbed} grabbed, {camera.stats.reconnects} reconnects",
                   highlight=False, soft_wrap=True)
     console.print(f"closed: {report}", highlight=False, soft_wrap=True)
-    for warning in camera.stats.warnings:
+    for warning in (*camera.stats.warnings, *parts.notices):
         err.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     faults = [f"HOLD: {reason}" for reason in report.held]
     if report.unrecorded:

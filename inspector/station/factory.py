@@ -20,6 +20,7 @@ from inspector.inference.anomaly import AnomalyModel
 from inspector.inference.bundle_model import BundleModel
 from inspector.inference.runtimes import cuda_available
 from inspector.inference.supervised import SupervisedModel
+from inspector.station.capacity import capacity_notice
 from inspector.station.errors import (
     CameraUnavailable,
     ConfigInvalid,
@@ -264,6 +265,7 @@ class StationParts:
     writer: InspectionWriter
     url: str
     models: list[BundleModel]
+    notices: tuple[str, ...] = ()  # set-up findings for the operator (the models too slow for the camera)
 
     @property
     def camera(self) -> Camera:
@@ -304,5 +306,9 @@ def build_station(config: StationConfig, camera_override: str | None = None,
     settings = LoopSettings(queue_size=config.pipeline.queue_size, backpressure=config.pipeline.backpressure,
                             max_batch=config.pipeline.max_batch, workers=workers)
     station = Station(config.station.name, camera, models, recipe, writer, settings, tracker=tracker)
-    return StationParts(station=station, writer=writer, url=url, models=models)
+    free_running = tracker is None and not getattr(camera, "triggered", False)
+    notice = capacity_notice(models, workers, getattr(camera, "fps", None) if free_running else None)
+    if notice:
+        log.warning(notice)
+    return StationParts(station=station, writer=writer, url=url, models=models, notices=(notice,) if notice else ())
 

@@ -195,7 +195,7 @@ class StationRuntime:
         line_sees = None if link is None or not link.adapters else (link.state, link.reason)
         return StationStatus(self._state, counters, camera.name, connected, camera.stats.reconnects, writer.db_ok,
                              writer.journaled, writer.logged, models, refused, line, tuple(alarms),
-                             tuple(camera.stats.warnings), hold, writer.db_ok is False, line_sees)
+                             (*camera.stats.warnings, *parts.notices), hold, writer.db_ok is False, line_sees)
 
     # ---- control -----------------------------------------------------------------------------------------------
     def start(self, frames: int | None = None, by: UserSession | object | None = SYSTEM) -> None:

@@ -249,3 +249,19 @@ def test_inspections_commands_read_through_the_review(station_yaml: Path, tmp_pa
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 7  # the QA review's layout
     missing = runner.invoke(app, ["inspections", "show", "99", "--config", str(station_yaml)])
     assert missing.exit_code == 2 and "no inspection with id 99" in missing.output
+
+
+def test_models_too_slow_for_the_camera_are_a_warning(station_yaml: Path, monkeypatch) -> None:
+    """The station times each model at load (the equivalence check); here 50 ms a frame against 50 frames/s."""
+    config = yaml.safe_load(station_yaml.read_text())
+    config["pipeline"]["inference_workers"] = 2
+    station_yaml.write_text(yaml.safe_dump(config))
+    monkeypatch.setattr("inspector.inference.equivalence.per_image_ms", lambda timings: 50.0)
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "3"])
+    assert result.exit_code == 0, result.output
+    assert "models too slow for the camera: about 50 ms per frame on onnxruntime:cpu" in result.output
+    assert "keep up with about 40 frames/s and the camera gives 50" in result.output
+    monkeypatch.setattr("inspector.inference.equivalence.per_image_ms", lambda timings: 10.0)  # 200 frames/s
+    result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "3"])
+    assert result.exit_code == 0, result.output
+    assert "too slow" not in result.output
