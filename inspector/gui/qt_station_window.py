@@ -209,6 +209,7 @@ class QtStationWindow(QMainWindow):
         strip_box.addWidget(self.strip)
         self.notice = QLabel()
         self.notice.setStyleSheet(f"color: {MUTED}; font-size: 13px;")
+        self.notice.setWordWrap(True)  # a long notice (a camera warning, the models' speed) is read whole
 
         root = QVBoxLayout()
         root.setContentsMargins(12, 10, 12, 8)

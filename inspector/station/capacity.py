@@ -8,6 +8,9 @@ from collections.abc import Sequence
 from inspector.inference.bundle_model import BundleModel
 
 log = logging.getLogger(__name__)
+# The station's own work per frame (pre- and post-processing, decision, journal, pictures) leaves the inference
+# workers about this share of the CPU: benchmarks/station_throughput.py, station 0.74-0.80x of two bare callers.
+STATION_SHARE = 0.75
 
 
 def _timed(models: Sequence[BundleModel]) -> tuple[float, str] | None:
@@ -24,20 +27,21 @@ def _timed(models: Sequence[BundleModel]) -> tuple[float, str] | None:
 
 
 def capacity_notice(models: Sequence[BundleModel], workers: int, camera_fps: float | None) -> str | None:
-    """A notice for the operator when the models cannot keep up with the camera's frame rate, else None.
+    """A notice for the operator when the station cannot keep up with the camera's frame rate, else None.
 
-    The figure comes from a few images at load, so it is an estimate; frames beyond it queue and are dropped as
-    ``pipeline.backpressure`` says."""
+    The models' times come from a few images at load and the station's share is a benchmark figure, so it is an
+    estimate; frames beyond it queue and are dropped as ``pipeline.backpressure`` says."""
     timed = _timed(models)
     if timed is None:
         return None
     per_frame, runtimes = timed
-    capacity = max(1, workers) * 1000.0 / per_frame
-    log.info("models: about %.1f ms per frame on %s (measured at load); %d inference worker(s) keep up with about "
-             "%.0f frames/s", per_frame, runtimes, workers, capacity)
+    workers = max(1, workers)
+    capacity = workers * 1000.0 / per_frame * STATION_SHARE
+    keep = "1 inference worker keeps" if workers == 1 else f"{workers} inference workers keep"
+    log.info("models: about %.1f ms per frame on %s (measured at load); %s up with about %.0f frames/s",
+             per_frame, runtimes, keep, capacity)
     if camera_fps is None or capacity >= camera_fps:
         return None
     return (f"models too slow for the camera: about {per_frame:.0f} ms per frame on {runtimes} (measured at load), "
-            f"so {workers} inference worker(s) keep up with about {capacity:.0f} frames/s and the camera gives "
-            f"{camera_fps:g}; frames beyond that are dropped (in part mode, rejected): lower the rate, run fewer "
-            "or faster models, or use a GPU")
+            f"so {keep} up with about {capacity:.0f} frames/s and the camera gives {camera_fps:g}; the rest are "
+            "dropped (in part mode, rejected). Lower the rate, run fewer or faster models, or use a GPU")

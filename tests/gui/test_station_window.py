@@ -87,6 +87,16 @@ def test_start_and_stop_drive_the_real_station(qtbot, make_window, station_confi
     qtbot.waitUntil(lambda: window.database_light.detail.startswith(f"{inspected:,} logged"))
 
 
+def test_models_too_slow_for_the_camera_are_shown_whole(qtbot, make_window, station_config: Path,
+                                                        monkeypatch) -> None:
+    monkeypatch.setattr("inspector.inference.equivalence.per_image_ms", lambda timings: 100.0)  # 20 fps camera
+    window = make_window(station_config)
+    _start(qtbot, window)
+    qtbot.waitUntil(lambda: window.notice.text().startswith("models too slow for the camera: about 100 ms per "
+                                                            "frame on onnxruntime:cpu"), timeout=10_000)
+    assert "the camera gives 20" in window.notice.text() and window.notice.wordWrap()
+
+
 def test_a_start_clicked_while_the_last_operation_finishes_runs_after_it(qtbot, make_window,
                                                                        station_config: Path) -> None:
     """A stop sets STOPPED before its thread ends; a Start clicked in that gap was dropped without a word."""

@@ -260,8 +260,8 @@ def test_models_too_slow_for_the_camera_are_a_warning(station_yaml: Path, monkey
     result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "3"])
     assert result.exit_code == 0, result.output
     assert "models too slow for the camera: about 50 ms per frame on onnxruntime:cpu" in result.output
-    assert "keep up with about 40 frames/s and the camera gives 50" in result.output
-    monkeypatch.setattr("inspector.inference.equivalence.per_image_ms", lambda timings: 10.0)  # 200 frames/s
+    assert "2 inference workers keep up with about 30 frames/s and the camera gives 50" in result.output
+    monkeypatch.setattr("inspector.inference.equivalence.per_image_ms", lambda timings: 10.0)  # 150 frames/s
     result = runner.invoke(app, ["run", "--config", str(station_yaml), "--frames", "3"])
     assert result.exit_code == 0, result.output
     assert "too slow" not in result.output
