@@ -195,7 +195,7 @@ def test_database_outage_alarm_in_plain_language(make_window, station_config: Pa
     camera = SimpleNamespace(name="sim-washer", stats=SimpleNamespace(connected=True, reconnects=0, warnings=[]))
     writer = SimpleNamespace(db_ok=False, journaled=3, logged=40, hold_reason=lambda: None, warnings=lambda: ())
     model = SimpleNamespace(bundle=SimpleNamespace(manifest=SimpleNamespace(name="tiny-washer")))
-    runtime.parts = SimpleNamespace(camera=camera, writer=writer, models=[model])
+    runtime.parts = SimpleNamespace(camera=camera, writer=writer, models=[model], notices=())
     runtime._state = RUNNING
     try:
         window.poll()
