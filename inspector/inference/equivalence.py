@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from inspector.bundle.equivalence import EquivalenceSet, RuntimeCheck, read_equivalence
 from inspector.bundle.store import Bundle, BundleError
 from inspector.inference.runtimes import Runtime, cuda_available, load_runtime
+
+T = TypeVar("T")
 
 
 def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
@@ -28,16 +32,22 @@ def map_difference(maps: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(maps, np.float64) - reference)) / scale)
 
 
+def _timed(call: Callable[[np.ndarray], T], batch: np.ndarray, timings: list[float] | None) -> T:
+    """``call(batch)``, its milliseconds appended to ``timings``."""
+    start = time.perf_counter()
+    out = call(batch)
+    if timings is not None:
+        timings.append((time.perf_counter() - start) * 1000)
+    return out
+
+
 def score_runtime(runtime: Runtime, inputs: np.ndarray, timings: list[float] | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Scores and maps of ``inputs`` (N x 3 x H x W) one image at a time, as the station runs them; each call's
     milliseconds are appended to ``timings``."""
     scores, maps = [], []
     for i in range(len(inputs)):
-        start = time.perf_counter()
-        out = runtime(inputs[i : i + 1])
-        if timings is not None:
-            timings.append((time.perf_counter() - start) * 1000)
+        out = _timed(runtime, inputs[i : i + 1], timings)
         scores.append(out.scores)
         maps.append(out.maps)
     return np.concatenate(scores), np.concatenate(maps)
@@ -52,10 +62,7 @@ def score_outputs(runtime: Runtime, inputs: np.ndarray, outputs: tuple[str, ...]
             raise BundleError(f"equivalence record names output {name!r}; the runtime has {list(outputs)}")
     scores, maps = [], []
     for i in range(len(inputs)):
-        start = time.perf_counter()
-        raw = runtime.run_raw(inputs[i : i + 1])
-        if timings is not None:
-            timings.append((time.perf_counter() - start) * 1000)
+        raw = _timed(runtime.run_raw, inputs[i : i + 1], timings)
         scores.append(np.asarray(raw[outputs.index(score_output)], np.float32).reshape(-1))
         if map_output is not None:
             maps.append(np.asarray(raw[outputs.index(map_output)], np.float32))
